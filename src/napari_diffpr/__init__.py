@@ -1,0 +1,38 @@
+"""napari-diffpr: quantitative phase imaging for napari.
+
+Public API (importing this package imports neither torch nor Qt):
+
+    reconstruct(data, method, **params) -> Result
+    methods(modality=None) -> {name: Method}
+    compare(result, reference) -> {"psnr", "ssim", "mae", "hf_error"}
+    simulate  (module: phantoms and forward models)
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "reconstruct", "run_method", "methods", "compare", "simulate",
+           "Result", "Progress", "read", "write"]
+
+
+def __getattr__(name):
+    # Lazy so that napari's manifest discovery stays cheap.
+    if name in ("reconstruct", "run_method"):
+        from . import api
+        return getattr(api, name)
+    if name == "methods":
+        from .methods import methods
+        return methods
+    if name == "compare":
+        from .metrics import compare
+        return compare
+    if name == "simulate":
+        from .optics import simulate
+        return simulate
+    if name in ("Result", "Progress"):
+        from . import result
+        return getattr(result, name)
+    if name in ("read", "write"):
+        from . import io
+        return getattr(io, name)
+    raise AttributeError(f"module 'napari_diffpr' has no attribute {name!r}")

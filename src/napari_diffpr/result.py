@@ -1,0 +1,43 @@
+"""What a method yields while it runs (Progress) and what it returns (Result)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event: ``step`` of ``total`` in ``stage``; ``preview`` is an optional
+    float32 phase estimate (radians, same H x W as the result) for live display."""
+
+    stage: str
+    step: int
+    total: int
+    preview: np.ndarray | None = None
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total <= 0 else min(1.0, self.step / self.total)
+
+
+@dataclass
+class Result:
+    """A reconstruction: ``phase`` in radians (float32, input's H x W, or N x H x W for a
+    stack), ``amplitude`` where the method knows it, and ``metadata``: the full record of
+    how it was made (method, every parameter, seed, device, timings, package version)."""
+
+    phase: np.ndarray
+    amplitude: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.phase = np.asarray(self.phase, dtype=np.float32)
+        if self.amplitude is not None:
+            self.amplitude = np.asarray(self.amplitude, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return (f"Result(method={self.metadata.get('method')!r}, phase={self.phase.shape} "
+                f"float32 rad, amplitude={'yes' if self.amplitude is not None else 'no'})")
