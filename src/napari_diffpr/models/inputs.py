@@ -1,0 +1,233 @@
+"""What the networks see, and how their outputs become radians.
+
+Holograms: the networks do NOT see the raw fringes. A cheap FFT step first demodulates the +1
+order to DC (carrier found automatically, any direction and sign), low-pass filters it with a
+smooth disk of radius ``filter_fraction`` x the carrier distance, divides by the background
+hologram's field when one is given, removes the residual tilt and offset, and picks the sign that
+makes cells positive. The network input is 3 channels: cos and sin of the wrapped phase and the
+centred log amplitude. This makes the networks independent of the carrier frequency and
+direction (which a U-Net trained for minutes on a CPU cannot learn from raw fringes), leaves them
+the jobs that need learning — unwrapping, denoising, restoring detail beyond the filter — and
+lets a background hologram remove the setup's aberrations before the network runs.
+
+RGB: the 3 channels, each divided by its mean (the empty field is ~1), minus 1, divided by the
+fixed ``rgb_contrast`` of the weight config.
+
+Phase scaling: network value = (phase_rad - phase_offset_rad) / phase_scale_rad, with both
+numbers stored in each weight file's config; one mapping for both modalities, so one diffusion
+prior serves both.
+
+Importing this module imports torch; the registry imports it lazily.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError, RetrievalError
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "phase_scale_rad": 3.0,      # radians per network unit
+    "phase_offset_rad": 0.0,     # radians at network value 0 (the zero-phase background)
+    "filter_fraction": 0.5,      # low-pass radius / carrier distance for the demodulation
+    "min_carrier": 0.06,         # cycles/px: below this the search ignores the 0 order
+    "rgb_contrast": 0.1,         # RGB channel contrast (I/mean - 1) that maps to network value 1
+    "size_multiple": 16,
+}
+HOLOGRAM_INPUT = "demodulated: cos(phase), sin(phase), centred log amplitude"
+RGB_INPUT = "rgb: (I_c / mean(I_c) - 1) / rgb_contrast"
+
+
+def _cfg(config: dict | None, key: str):
+    if config and key in config:
+        return config[key]
+    return DEFAULT_CONFIG[key]
+
+
+# ----------------------------------------------------------------------------- phase mapping
+def phase_to_network(phase_rad, config: dict | None = None):
+    """Radians -> network units (numpy array or torch tensor, a new object)."""
+    return (phase_rad - _cfg(config, "phase_offset_rad")) / _cfg(config, "phase_scale_rad")
+
+
+def network_to_phase(x, config: dict | None = None):
+    """Network units -> radians (numpy array or torch tensor, a new object)."""
+    return x * _cfg(config, "phase_scale_rad") + _cfg(config, "phase_offset_rad")
+
+
+def down4(phase: torch.Tensor) -> torch.Tensor:
+    """The Down operator of the reduced U-Net's target: 4 x 4 average pooling."""
+    return F.avg_pool2d(phase, 4)
+
+
+# ----------------------------------------------------------------------------- holograms
+def _carrier(spec: torch.Tensor, min_carrier: float) -> torch.Tensor:
+    """Sub-pixel carrier (fy, fx) in cycles/px per image from |FFT| (B, H, W), searching the
+    half plane fy > 0 (or fy == 0, fx > 0) outside the 0 order. The other sideband is its
+    complex conjugate, so the sign is fixed later from the phase itself."""
+    b, h, w = spec.shape
+    fy = torch.fft.fftfreq(h, device=spec.device)[:, None]
+    fx = torch.fft.fftfreq(w, device=spec.device)[None, :]
+    half = (fy > 0) | ((fy == 0) & (fx > 0))
+    allowed = half & (fy ** 2 + fx ** 2 >= min_carrier ** 2)
+    mag = torch.where(allowed, spec, torch.zeros((), device=spec.device))
+    idx = mag.reshape(b, -1).argmax(dim=1)
+    iy, ix = idx // w, idx % w
+
+    def refine(line_m, line_0, line_p):
+        # parabola through three log magnitudes: offset of the vertex in bins
+        lm, l0, lp = (torch.log(v + 1e-12) for v in (line_m, line_0, line_p))
+        den = lm - 2 * l0 + lp
+        off = torch.where(den.abs() > 1e-12, 0.5 * (lm - lp) / den, torch.zeros_like(den))
+        return off.clamp(-0.5, 0.5)
+
+    ar = torch.arange(b, device=spec.device)
+    oy = refine(spec[ar, (iy - 1) % h, ix], spec[ar, iy, ix], spec[ar, (iy + 1) % h, ix])
+    ox = refine(spec[ar, iy, (ix - 1) % w], spec[ar, iy, ix], spec[ar, iy, (ix + 1) % w])
+    cy = fy[iy, 0] + oy / h
+    cx = fx[0, ix] + ox / w
+    return torch.stack([cy, cx], dim=1)
+
+
+def _sideband(holo: torch.Tensor, carrier: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Shift the sideband at ``carrier`` to DC and low-pass it (smooth disk): complex (B, H, W)."""
+    b, h, w = holo.shape
+    y = torch.arange(h, device=holo.device, dtype=torch.float32)[:, None]
+    x = torch.arange(w, device=holo.device, dtype=torch.float32)[None, :]
+    ramp = torch.exp(-2j * math.pi * (carrier[:, 0, None, None] * y + carrier[:, 1, None, None] * x))
+    spec = torch.fft.fft2(holo * ramp)
+    fy = torch.fft.fftfreq(h, device=holo.device)[:, None]
+    fx = torch.fft.fftfreq(w, device=holo.device)[None, :]
+    rho = torch.sqrt(fy ** 2 + fx ** 2)[None]
+    radius = fraction * torch.linalg.vector_norm(carrier, dim=1)[:, None, None]
+    # cosine roll-off over the outer 20% of the radius: less ringing than a hard disk
+    edge = ((rho - 0.8 * radius) / (0.2 * radius)).clamp(0, 1)
+    filt = 0.5 * (1 + torch.cos(math.pi * edge))
+    return torch.fft.ifft2(spec * filt)
+
+
+def _remove_tilt_and_offset(u: torch.Tensor) -> torch.Tensor:
+    """Remove a residual linear phase ramp (mean phase gradient: compact cells on a flat
+    background add ~nothing to it) and the phase offset of the background."""
+    gy = torch.angle((u[:, 1:, :] * u[:, :-1, :].conj()).sum(dim=(1, 2)))
+    gx = torch.angle((u[:, :, 1:] * u[:, :, :-1].conj()).sum(dim=(1, 2)))
+    h, w = u.shape[-2:]
+    y = torch.arange(h, device=u.device, dtype=torch.float32)[:, None]
+    x = torch.arange(w, device=u.device, dtype=torch.float32)[None, :]
+    u = u * torch.exp(-1j * (gy[:, None, None] * y + gx[:, None, None] * x))
+    # offset: mean phasor of the pixels closest to the median phase (the background)
+    for _ in range(2):
+        ph = torch.angle(u)
+        flat = ph.reshape(ph.shape[0], -1)
+        thr = flat.abs().quantile(0.5, dim=1)[:, None, None]
+        bg = (ph.abs() <= thr)
+        ref = torch.where(bg, u / (u.abs() + 1e-12), torch.zeros_like(u)).sum(dim=(1, 2))
+        u = u * torch.exp(-1j * torch.angle(ref))[:, None, None]
+    return u
+
+
+def demodulate(holograms: torch.Tensor, backgrounds: torch.Tensor | None = None,
+               config: dict | None = None) -> torch.Tensor:
+    """Complex object field (B, H, W) from holograms (B, H, W) or (B, 1, H, W), background
+    holograms of the same shape optional (their field divides the object's: aberrations and
+    reference tilt cancel). The sign is chosen so that cells (the minority of pixels, positive
+    phase on a flat background) come out positive."""
+    holo = holograms.float()
+    if holo.ndim == 4:
+        holo = holo[:, 0]
+    holo = holo / holo.mean(dim=(1, 2), keepdim=True).clamp_min(1e-12) - 1
+    spec = torch.fft.fft2(holo).abs()
+    carrier = _carrier(spec, _cfg(config, "min_carrier"))
+    fraction = _cfg(config, "filter_fraction")
+    u = _sideband(holo, carrier, fraction)
+    if backgrounds is not None:
+        bg = backgrounds.float()
+        if bg.ndim == 4:
+            bg = bg[:, 0]
+        bg = bg / bg.mean(dim=(1, 2), keepdim=True).clamp_min(1e-12) - 1
+        ub = _sideband(bg, carrier, fraction)
+        ub_abs = ub.abs()
+        floor = 0.05 * ub_abs.mean(dim=(1, 2), keepdim=True)
+        u = u * ub.conj() / (ub_abs.clamp_min(floor) ** 2)
+    u = _remove_tilt_and_offset(u)
+    ph = torch.angle(u).reshape(u.shape[0], -1)
+    # cells positive: a positive-skew phase (few bright cells) has mean above its median
+    flip = (ph.mean(dim=1) - ph.median(dim=1).values) < 0
+    return torch.where(flip[:, None, None], u.conj(), u)
+
+
+def hologram_features(holograms: torch.Tensor, backgrounds: torch.Tensor | None = None,
+                      config: dict | None = None) -> torch.Tensor:
+    """Network input (B, 3, H, W): cos and sin of the demodulated wrapped phase and the centred,
+    clipped log amplitude."""
+    u = demodulate(holograms, backgrounds, config)
+    ph = torch.angle(u)
+    loga = torch.log(u.abs().clamp_min(1e-6))
+    loga = (loga - loga.reshape(loga.shape[0], -1).median(dim=1).values[:, None, None]).clamp(-3, 3)
+    return torch.stack([torch.cos(ph), torch.sin(ph), loga], dim=1)
+
+
+# ----------------------------------------------------------------------------- RGB
+def rgb_features(images: torch.Tensor, config: dict | None = None) -> torch.Tensor:
+    """Network input (B, 3, H, W) from RGB images (B, 3, H, W) or (B, H, W, 3)."""
+    x = images.float()
+    if x.shape[1] != 3 and x.shape[-1] == 3:
+        x = x.permute(0, 3, 1, 2)
+    mean = x.mean(dim=(2, 3), keepdim=True).clamp_min(1e-12)
+    return (x / mean - 1) / _cfg(config, "rgb_contrast")
+
+
+# ----------------------------------------------------------------------------- padding
+def pad_to_multiple(x: torch.Tensor, multiple: int = 16) -> tuple[torch.Tensor, dict]:
+    """Reflect-pad (B, C, H, W) at the bottom and right to multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, {"height": h, "width": w, "pad_bottom": ph, "pad_right": pw}
+
+
+def crop_output(t, crop: dict, scale: int = 1):
+    """Undo ``pad_to_multiple`` on a network output (…, H'/scale, W'/scale): keep the top-left
+    ceil(H/scale) x ceil(W/scale). For an exact H x W from a 1/4-scale map, upsample the padded
+    map x4 first and crop with scale=1."""
+    h = -(-crop["height"] // scale)
+    w = -(-crop["width"] // scale)
+    return t[..., :h, :w]
+
+
+def prepare_input(frame: np.ndarray, modality: str, background: np.ndarray | None = None,
+                  config: dict | None = None) -> tuple[torch.Tensor, dict]:
+    """One validated frame -> network input (1, 3, H', W') float32 on the CPU, padded to
+    multiples of 16, and the crop info for ``crop_output``. ``frame`` is a hologram (H, W) or an
+    RGB image (H, W, 3); it is not modified."""
+    arr = np.asarray(frame, dtype=np.float32)
+    if modality == "hologram":
+        if arr.ndim != 2:
+            raise InputError(f"a hologram must be a 2-D H x W array; got shape {arr.shape}")
+        bg = None
+        if background is not None:
+            bga = np.asarray(background, dtype=np.float32)
+            if bga.shape != arr.shape:
+                raise InputError(f"the background hologram has shape {bga.shape}, "
+                                 f"the hologram {arr.shape}; they must match")
+            bg = torch.from_numpy(bga.copy())[None]
+        with torch.no_grad():
+            x = hologram_features(torch.from_numpy(arr.copy())[None], bg, config)
+        if not torch.isfinite(x).all():
+            raise RetrievalError("demodulating the hologram gave non-finite values: is it a hologram "
+                                 "with visible fringes?")
+    elif modality == "rgb":
+        if arr.ndim != 3 or arr.shape[-1] != 3:
+            raise InputError(f"an RGB image must be H x W x 3; got shape {arr.shape}")
+        if background is not None:
+            raise InputError("RGB images take no background")
+        x = rgb_features(torch.from_numpy(arr.copy())[None], config)
+    else:
+        raise InputError(f"modality must be 'hologram' or 'rgb'; got {modality!r}")
+    return pad_to_multiple(x, _cfg(config, "size_multiple"))
