@@ -1,0 +1,109 @@
+"""Flattening the phase background (offset, plane or low-order polynomial fit, optionally
+ignoring the cells) and choosing the sign that makes cells positive."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+
+BACKGROUND_FITS = {"none": -1, "offset": 0, "plane": 1, "poly2": 2, "poly3": 3}
+_MAX_FIT_SAMPLES = 65536  # a fit of <= 10 coefficients needs no more points than this
+
+
+def _design(y: np.ndarray, x: np.ndarray, order: int) -> np.ndarray:
+    cols = [np.ones_like(x)]
+    for total in range(1, order + 1):
+        for py in range(total + 1):
+            cols.append(y ** py * x ** (total - py))
+    return np.stack(cols, axis=1)
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    med = np.median(values)
+    return float(1.4826 * np.median(np.abs(values - med)))
+
+
+def fit_background(phase: np.ndarray, order: int = 1, mask: np.ndarray | str | None = "auto",
+                   iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares polynomial surface of total degree ``order`` (0 offset, 1 plane, 2-3
+    curved) through the background of ``phase`` (radians).
+
+    mask: boolean H x W array, True where the pixel is background; ``"auto"`` finds the
+    background itself by repeatedly dropping pixels more than 3 robust standard deviations
+    from the current fit (the cells); None uses every pixel.
+    Returns (surface float32 H x W, background mask used)."""
+    phase = np.asarray(phase, dtype=np.float32)
+    h, w = phase.shape
+    if order < 0 or order > 3:
+        raise ParameterError(f"background fit order must be 0-3, got {order}")
+    step = max(1, int(np.ceil(np.sqrt(h * w / _MAX_FIT_SAMPLES))))
+    ys = (np.arange(0, h, step, dtype=np.float64) - h / 2) / (h / 2)
+    xs = (np.arange(0, w, step, dtype=np.float64) - w / 2) / (w / 2)
+    sub = phase[::step, ::step].astype(np.float64)
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    a = _design(yy.ravel(), xx.ravel(), order)
+    if isinstance(mask, str):
+        if mask != "auto":
+            raise ParameterError(f"mask must be a boolean array, 'auto' or None; got {mask!r}")
+        keep = np.ones(sub.size, dtype=bool)
+        auto = True
+    elif mask is None:
+        keep = np.ones(sub.size, dtype=bool)
+        auto = False
+    else:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != phase.shape:
+            raise ParameterError(f"background mask has shape {mask.shape}, the phase is {phase.shape}")
+        keep = mask[::step, ::step].ravel().copy()
+        auto = False
+        if keep.sum() < a.shape[1] * 4:
+            raise ParameterError(f"background mask keeps only {int(keep.sum())} sampled pixels; "
+                                 f"too few for an order-{order} fit")
+    values = sub.ravel()
+    for _ in range(iterations if auto else 1):
+        coef, *_ = np.linalg.lstsq(a[keep], values[keep], rcond=None)
+        if not auto:
+            break
+        resid = values - a @ coef
+        sigma = _robust_sigma(resid[keep])
+        new_keep = np.abs(resid - np.median(resid[keep])) <= 3.0 * max(sigma, 1e-6)
+        if new_keep.sum() < a.shape[1] * 4 or np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    # Evaluate on the full grid without building a full design matrix.
+    fy = (np.arange(h, dtype=np.float64) - h / 2) / (h / 2)
+    fx = (np.arange(w, dtype=np.float64) - w / 2) / (w / 2)
+    surface = np.zeros((h, w), dtype=np.float64)
+    i = 0
+    for total in range(order + 1):
+        for py in range(total + 1):
+            surface += coef[i] * (fy[:, None] ** py) * (fx[None, :] ** (total - py))
+            i += 1
+    surface = surface.astype(np.float32)
+    if auto:
+        resid_full = phase - surface
+        sigma = _robust_sigma(resid_full[::step, ::step])
+        used = np.abs(resid_full - np.median(resid_full[::step, ::step])) <= 3.0 * max(sigma, 1e-6)
+    elif mask is None:
+        used = np.ones((h, w), dtype=bool)
+    else:
+        used = mask
+    return surface, used
+
+
+def choose_sign(phase: np.ndarray, background: np.ndarray | None = None) -> int:
+    """+1 or -1: the sign that makes the objects (what stands out from the background)
+    positive. ``background`` is a boolean mask of background pixels; without one the image
+    border is taken as background. Returns +1 when nothing stands out."""
+    phase = np.asarray(phase, dtype=np.float32)
+    if background is None or background.all() or not background.any():
+        border = np.concatenate([phase[0], phase[-1], phase[:, 0], phase[:, -1]])
+        ref, sigma = float(np.median(border)), _robust_sigma(border)
+    else:
+        bg = phase[background]
+        ref, sigma = float(np.median(bg)), _robust_sigma(bg)
+    dev = phase - ref
+    standout = np.abs(dev) > max(4.0 * sigma, 1e-3)
+    if not standout.any():
+        return 1
+    return 1 if float(dev[standout].sum()) >= 0 else -1

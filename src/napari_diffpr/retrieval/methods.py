@@ -1,0 +1,176 @@
+"""Registers the conventional methods "fourier" (off-axis holograms) and "tie" (chromatic
+RGB brightfield) with their parameter specs and run generators. Imports no torch."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..methods import Method, Param, register
+from ..result import Progress, Result
+from .background import BACKGROUND_FITS, choose_sign, fit_background
+from .filters import FILTER_SHAPES
+from .fourier import FilterSpec, demodulate, divide_background, filter_radius, half_spectrum
+from .sideband import check_sideband, detect_sideband
+from .tie import BOUNDARIES, DEFAULT_WAVELENGTHS_UM, tie_phase
+from .unwrap import UNWRAP_CHOICES
+from .unwrap import unwrap as unwrap_phase
+
+UPSAMPLING = "filtered sideband zero-padded to H x W, one inverse FFT (exact band-limited interpolation)"
+
+FOURIER_PARAMS = (
+    Param("sideband", "floats", None, length=2, optional=True, unit="cycles/pixel",
+          minimum=-0.5, maximum=0.5,
+          help="Position (fy, fx) of the +1 order in the hologram's spectrum, in cycles per pixel "
+               "(1 / fringe period). Leave empty to find it automatically; fringes in any "
+               "direction work."),
+    Param("filter_shape", "str", "smooth disk", choices=FILTER_SHAPES,
+          help="Window that cuts the +1 order out of the spectrum. 'smooth disk' rings least; "
+               "'disk' and 'square' are sharp; 'gauss' is softest (less noise, less detail)."),
+    Param("filter_size", "float", 0.5, minimum=0.05, maximum=1.0, widget="slider",
+          help="Filter radius as a fraction of the distance between the centre and the +1 order. "
+               "Larger keeps finer detail but lets in more noise and the central band; 0.5 is "
+               "the usual choice. Ignored when a numerical aperture is given."),
+    Param("numerical_aperture", "float", None, optional=True, minimum=0.01, maximum=1.7,
+          help="Objective NA. If given (with wavelength and pixel size), the filter radius is "
+               "the optical cut-off NA / wavelength instead of filter_size."),
+    Param("wavelength", "float", None, optional=True, unit="µm", minimum=0.2, maximum=2.0,
+          help="Laser wavelength, needed only with a numerical aperture."),
+    Param("pixel_size", "float", None, optional=True, unit="µm", minimum=1e-3, maximum=100.0,
+          help="Camera pixel size in the sample plane (camera pixel / magnification), needed "
+               "only with a numerical aperture."),
+    Param("unwrap", "str", "skimage", choices=UNWRAP_CHOICES,
+          help="Remove 2π jumps: 'skimage' (robust, slower), 'lsq' (least squares, fast, "
+               "smooths over noisy spots), 'none' (phase stays in -π..π)."),
+    Param("background_fit", "str", "plane", choices=tuple(BACKGROUND_FITS),
+          help="Surface subtracted so the empty background is flat at 0 rad: 'plane' removes a "
+               "tilt, 'poly2'/'poly3' also curvature; needs unwrapping."),
+    Param("background_mask", "str", "auto", choices=("auto", "none"),
+          help="'auto' fits the background surface only where there are no cells (pixels far "
+               "from the fit are left out); 'none' fits every pixel."),
+    Param("sign", "str", "auto", choices=("auto", "+1", "-1"),
+          help="Phase sign. 'auto' makes cells (denser than their medium) come out positive; "
+               "'+1'/'-1' force the raw sign of the detected order or its opposite."),
+)
+
+
+def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shape="smooth disk",
+                filter_size=0.5, numerical_aperture=None, wavelength=None, pixel_size=None,
+                unwrap="skimage", background_fit="plane", background_mask="auto", sign="auto"):
+    """Off-axis hologram -> phase (radians) and amplitude, yielding Progress events."""
+    method = unwrap  # the parameter shadows nothing we need: the function is unwrap_phase
+    timings: dict[str, float] = {}
+    total = 4
+    t0 = time.perf_counter()
+    half = half_spectrum(data)
+    if sideband is None:
+        sb = detect_sideband(data, half)
+    else:
+        sb = check_sideband(sideband, data.shape)
+    radius = filter_radius(sb, filter_size, numerical_aperture=numerical_aperture,
+                           wavelength_um=wavelength, pixel_size_um=pixel_size)
+    spec = FilterSpec(filter_shape, radius)
+    timings["detect_s"] = time.perf_counter() - t0
+    yield Progress("detect", 1, total, message=f"sideband at (fy, fx) = ({sb.fy:.4f}, {sb.fx:.4f}) cycles/px")
+
+    t = time.perf_counter()
+    field = demodulate(half, data.shape, sb, spec)
+    if background is not None:
+        field = divide_background(field, demodulate(half_spectrum(background), data.shape, sb, spec))
+    amplitude = np.abs(field)
+    phase = np.angle(field).astype(np.float32)
+    timings["filter_s"] = time.perf_counter() - t
+    yield Progress("filter", 2, total, preview=phase, message=f"{filter_shape} filter, radius {radius:.4f} cycles/px")
+
+    t = time.perf_counter()
+    phase = unwrap_phase(phase, method)
+    timings["unwrap_s"] = time.perf_counter() - t
+    yield Progress("unwrap", 3, total, preview=phase, message=f"unwrap: {method}")
+
+    t = time.perf_counter()
+    fit_applied = background_fit != "none" and method != "none"
+    bg_mask = None
+    if fit_applied:
+        surface, bg_mask = fit_background(phase, BACKGROUND_FITS[background_fit],
+                                          mask="auto" if background_mask == "auto" else None)
+        phase = phase - surface
+    chosen = choose_sign(phase, bg_mask) if sign == "auto" else int(sign)
+    if chosen < 0:
+        phase = -phase
+    timings["fit_s"] = time.perf_counter() - t
+    yield Progress("fit", 4, total, preview=phase, message=f"background {background_fit if fit_applied else 'not fitted'}, sign {chosen:+d}")
+
+    timings["total_s"] = time.perf_counter() - t0
+    meta = {
+        "sideband_fy_fx": [sb.fy, sb.fx],
+        "sideband_units": "cycles/pixel",
+        "sideband_detected": sideband is None,
+        "sideband_prominence": sb.prominence,
+        "fringe_period_px": sb.fringe_period_px,
+        "filter_shape": filter_shape,
+        "filter_radius": radius,
+        "filter_radius_from": "numerical_aperture" if numerical_aperture is not None else "filter_size",
+        "unwrap": method,
+        "background_fit_applied": fit_applied,
+        "background_fraction": None if bg_mask is None else float(bg_mask.mean()),
+        "sign": chosen,
+        "upsampling": UPSAMPLING,
+        "timings": timings,
+        "device": "cpu",
+    }
+    return Result(phase=phase, amplitude=amplitude, metadata=meta)
+
+
+TIE_PARAMS = (
+    Param("wavelengths", "floats", DEFAULT_WAVELENGTHS_UM, length=3, unit="µm", minimum=0.2, maximum=2.0,
+          help="Centre wavelength of the camera's red, green and blue channels."),
+    Param("defocus", "floats", (1.0, 0.0, -1.0), length=3, unit="µm", minimum=-100.0, maximum=100.0,
+          help="Where each colour (R, G, B) is focused relative to the sample, from the "
+               "objective's chromatic focal shift; positive = the image plane lies beyond the "
+               "sample along the light. At least two must differ."),
+    Param("pixel_size", "float", 0.2, unit="µm", minimum=1e-3, maximum=100.0,
+          help="Camera pixel size in the sample plane (camera pixel / magnification)."),
+    Param("regularization", "float", 0.1, minimum=0.0, maximum=1e6,
+          help="Suppresses slow, cloudy background errors (the TIE's weak point). 0 = none; "
+               "1 halves the coarsest detail of the field of view; raise it if the background "
+               "is uneven, lower it to keep large smooth cells."),
+    Param("boundary", "str", "neumann", choices=BOUNDARIES,
+          help="'neumann' (mirror edges) avoids artefacts where objects touch the image border; "
+               "'periodic' assumes the image wraps around."),
+    Param("reference_wavelength", "float", None, optional=True, unit="µm", minimum=0.2, maximum=2.0,
+          help="Wavelength at which the phase is reported; empty = the green channel's."),
+    Param("medium_index", "float", 1.0, minimum=1.0, maximum=2.0,
+          help="Refractive index of the medium the defocus is measured in (1.0 for the "
+               "image-side defocus in air, 1.33 for water)."),
+)
+
+
+def run_tie(data, *, background=None, cache=None, wavelengths=DEFAULT_WAVELENGTHS_UM,
+            defocus=(1.0, 0.0, -1.0), pixel_size=0.2, regularization=0.1, boundary="neumann",
+            reference_wavelength=None, medium_index=1.0):
+    """Chromatic RGB brightfield image (H x W x 3) -> phase (radians)."""
+    t0 = time.perf_counter()
+    ref = wavelengths[1] if reference_wavelength is None else reference_wavelength
+    yield Progress("derivative", 1, 2, message="axial intensity derivative from R, G, B")
+    phase = tie_phase(np.moveaxis(data, -1, 0), defocus, wavelengths, pixel_size,
+                      reference_wavelength_um=ref, regularization=regularization,
+                      boundary=boundary, medium_index=medium_index)
+    yield Progress("solve", 2, 2, preview=phase, message=f"{boundary} Poisson solve")
+    meta = {"reference_wavelength_um": ref, "timings": {"total_s": time.perf_counter() - t0},
+            "device": "cpu", "phase_offset": "median set to 0 (the mean is not measurable by TIE)"}
+    return Result(phase=phase, amplitude=None, metadata=meta)
+
+
+register(Method(
+    name="fourier", modality="hologram", title="Fourier filtering (off-axis)",
+    description="Classic off-axis reconstruction: find the +1 order, filter it, shift it to the "
+                "centre, inverse transform; optional background hologram, unwrapping and "
+                "background flattening.",
+    params=FOURIER_PARAMS, run=run_fourier, uses_background=True, tags=("conventional",)),
+    replace=True)
+
+register(Method(
+    name="tie", modality="rgb", title="Transport of intensity (chromatic RGB)",
+    description="Treats the R, G, B channels of one brightfield image as a focus stack (chromatic "
+                "focal shift) and solves the transport-of-intensity equation.",
+    params=TIE_PARAMS, run=run_tie, tags=("conventional",)), replace=True)
