@@ -1,0 +1,112 @@
+"""Off-axis hologram forward model (torch, batched).
+
+Sign convention (stated once, used everywhere)::
+
+    O(y, x) = A · exp(i φ)                          object wave, band-limited by the pupil
+    R(y, x) = exp(i 2π (fy·y + fx·x))               plane reference, (y, x) in pixels,
+                                                    (fy, fx) the carrier in cycles/pixel
+    I ∝ |a·O + R|²  =  a²|O|² + 1 + a·O·R* + a·O*·R
+
+``a`` sets the fringe visibility ``V = 2a / (1 + a²)`` of the empty field; ``I`` is normalised so
+the empty field's mean is 1. In ``np.fft.fft2`` / ``np.fft.fftfreq`` coordinates (cycles/pixel,
+no fftshift) the term ``O·R*`` — the one that carries ``O`` itself — is centred at
+``(−fy, −fx)``, its twin ``O*·R`` at ``(+fy, +fx)``, and ``|O|² + 1`` at 0. Demodulate by
+band-passing around ``(−fy, −fx)`` and multiplying by ``R`` (or shifting by ``+carrier``): the
+result is ``a·O``, whose angle is ``+φ`` (cells positive).
+"""
+from __future__ import annotations
+
+import math
+
+from . import _random
+from .camera import expose
+from .propagation import disk_band_limit
+
+HEADROOM = 1.15  # ADC full scale above the brightest expected fringe, so noise rarely clips
+
+
+def object_weight(visibility):
+    """``a`` such that ``|a + e^{iθ}|²`` has fringe visibility ``V = 2a/(1+a²)`` (a ≤ 1)."""
+    import torch
+
+    v = torch.as_tensor(visibility)
+    return (1.0 - torch.sqrt(1.0 - v * v)) / v
+
+
+def band_limit(phase, amplitude, pupil_radius):
+    """Object field ``A·exp(iφ)`` low-passed by a disk of ``pupil_radius`` cycles/px (per sample).
+    Returns the field and its unwrapped phase (``φ`` plus the small change the low-pass made)."""
+    import torch
+
+    field = torch.polar(amplitude, phase) if amplitude is not None else torch.polar(torch.ones_like(phase), phase)
+    mask = disk_band_limit(phase.shape, pupil_radius, device=phase.device).reshape(
+        phase.shape[0], 1, *phase.shape[-2:])
+    field_bl = torch.fft.ifft2(torch.fft.fft2(field) * mask)
+    # unwrapped: the low-pass changes φ by far less than π, so measure the change relative to φ
+    phase_bl = phase + torch.angle(field_bl * torch.polar(torch.ones_like(phase), -phase))
+    return field_bl, phase_bl
+
+
+def reference_wave(shape, carrier, device):
+    """``R = exp(i 2π (fy y + fx x))`` per sample, ``carrier`` a ``(n, 2)`` tensor (fy, fx)."""
+    import torch
+
+    h, w = shape[-2:]
+    y = torch.arange(h, device=device, dtype=torch.float64).reshape(1, 1, h, 1)
+    x = torch.arange(w, device=device, dtype=torch.float64).reshape(1, 1, 1, w)
+    c = carrier.to(device=device, dtype=torch.float64)
+    arg = 2 * math.pi * (c[:, 0].reshape(-1, 1, 1, 1) * y + c[:, 1].reshape(-1, 1, 1, 1) * x)
+    arg = torch.remainder(arg, 2 * math.pi)  # keep float32 precise on large frames
+    return torch.polar(torch.ones_like(arg), arg).to(torch.complex64)
+
+
+def fringe_intensity(field, reference, visibility):
+    """``|a·O + R|² / (1 + a²)``: mean 1 on the empty field."""
+    a = object_weight(visibility).to(field.real).reshape(-1, 1, 1, 1)
+    return (a * field + reference).abs().square() / (1.0 + a * a)
+
+
+def forward(phase, amplitude, carrier, visibility, pupil_radius, photons, read_noise, bit_depth,
+            generator):
+    """Holograms and sample-free backgrounds for a batch.
+
+    Tensors, one value per sample: ``phase``/``amplitude`` ``(n, 1, H, W)`` (amplitude may be
+    None), ``carrier`` ``(n, 2)``, ``visibility``, ``pupil_radius``, ``photons`` (or None),
+    ``read_noise`` ``(n,)``. Returns ``(hologram, background, phase_band_limited, field)``."""
+    import torch
+
+    field, phase_bl = band_limit(phase, amplitude, pupil_radius)
+    ref = reference_wave(phase.shape, carrier, phase.device)
+    full_scale = (1.0 + visibility) * HEADROOM
+    holo = expose(fringe_intensity(field, ref, visibility), photons, read_noise, bit_depth,
+                  generator, full_scale)
+    empty = torch.ones_like(field)
+    bg = expose(fringe_intensity(empty, ref, visibility), photons, read_noise, bit_depth,
+                generator, full_scale)
+    return holo, bg, phase_bl, field
+
+
+def random_settings(n, generator, device, carrier=None, visibility=None, pupil_radius=None,
+                    photons=None, read_noise=None):
+    """Per-sample settings for training: a carrier of 0.1–0.3 cycles/px at any angle, a pupil of
+    60–100 % of the non-overlap limit |carrier|/3, visibility 0.3–0.95, 200–20 000 photons
+    (log-uniform) and 0–5 e⁻ read noise. Any argument given (not None) is used as is."""
+    import torch
+
+    r = _random
+    if carrier is None:
+        norm = r.uniform((n,), 0.1, 0.3, generator, device)
+        ang = r.uniform((n,), 0.0, 2 * math.pi, generator, device)
+        carrier_t = torch.stack([norm * torch.sin(ang), norm * torch.cos(ang)], dim=1)
+    else:
+        carrier_t = torch.as_tensor(carrier, dtype=torch.float32, device=device).reshape(-1, 2).expand(n, 2)
+    cnorm = carrier_t.norm(dim=1)
+    pupil = (cnorm / 3.0 * r.uniform((n,), 0.6, 1.0, generator, device) if pupil_radius is None
+             else torch.full((n,), float(pupil_radius), device=device))
+    vis = (r.uniform((n,), 0.3, 0.95, generator, device) if visibility is None
+           else torch.full((n,), float(visibility), device=device))
+    ph = (r.log_uniform((n,), 200.0, 20000.0, generator, device) if photons is None
+          else torch.full((n,), float(photons), device=device))
+    rn = (r.uniform((n,), 0.0, 5.0, generator, device) if read_noise is None
+          else torch.full((n,), float(read_noise), device=device))
+    return carrier_t, vis, pupil, ph, rn
