@@ -14,7 +14,14 @@ from napari_diffpr.metrics import compare
 from napari_diffpr.methods import Method, Param, register, unregister
 from napari_diffpr.result import Progress, Result
 
-from conftest import fringe_hologram
+
+
+def fringe_hologram(size=64, seed=0):
+    """A small off-axis hologram of a round 2 rad phase bump on a tilted carrier."""
+    y, x = np.mgrid[:size, :size].astype(np.float32)
+    phase = 2.0 * np.exp(-((x - size / 2) ** 2 + (y - size / 2) ** 2) / (2 * (size / 8) ** 2))
+    holo = 1 + 0.8 * np.cos(2 * np.pi * (0.21 * x + 0.13 * y) + phase)
+    return (holo + np.random.default_rng(seed).normal(0, 0.01, holo.shape)).astype(np.float32)
 
 
 @pytest.fixture
