@@ -311,9 +311,15 @@ def cmd_demo(args) -> int:
         print("no display found: running the headless demo instead (napari needs a desktop session)",
               file=sys.stderr)
     if not args.no_gui and not headless:
-        from ._napari.demo import run_demo
+        try:
+            from ._napari.demo import run_demo
 
-        run_demo()
+            run_demo()
+        except ImportError as exc:  # napari without PyQt/PySide fails only when the window opens
+            if "qt" in str(exc).lower() or "binding" in str(exc).lower():
+                raise InputError(f"the napari window needs a Qt binding ({exc}); install one with "
+                                 "pip install 'napari-diffpr[gui]', or run: napari-diffpr demo --no-gui") from None
+            raise
         return 0
     from . import io
     from .api import reconstruct
