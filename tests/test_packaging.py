@@ -122,3 +122,15 @@ def test_ci_script_is_executable_in_git():
     if proc.returncode != 0 or not proc.stdout:
         pytest.skip("not a git checkout")
     assert proc.stdout.startswith("100755"), proc.stdout
+
+
+def test_public_api_names_survive_submodule_imports():
+    code = """
+import napari_diffpr as dp
+import napari_diffpr.api, napari_diffpr.methods, napari_diffpr.metrics, napari_diffpr.io  # submodules loaded
+assert callable(dp.methods) and "fourier" in dp.methods(), dp.methods
+assert callable(dp.reconstruct) and callable(dp.compare) and callable(dp.read) and callable(dp.write)
+assert dp.Result.__name__ == "Result" and dp.Progress.__name__ == "Progress"
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,15 +14,16 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "reconstruct", "run_method", "methods", "compare", "simulate",
            "Result", "Progress", "read", "write"]
 
+# Eager (cheap: numpy only): a lazy ``methods`` would be shadowed by the ``methods`` submodule as
+# soon as anything imported it, and ``napari_diffpr.methods()`` would then call a module.
+from .methods import methods  # noqa: E402
+
 
 def __getattr__(name):
     # Lazy so that napari's manifest discovery stays cheap.
     if name in ("reconstruct", "run_method"):
         from . import api
         return getattr(api, name)
-    if name == "methods":
-        from .methods import methods
-        return methods
     if name == "compare":
         from .metrics import compare
         return compare
