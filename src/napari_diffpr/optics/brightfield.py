@@ -54,8 +54,9 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
             n_medium, reference_wavelength, n_wavelengths, photons, read_noise, generator,
             channel_sigma_um=CHANNEL_SIGMA_UM):
     """RGB images ``(n, 3, H, W)`` (background ≈ 1) of phase maps ``(n, 1, H, W)`` in radians at
-    ``reference_wavelength``. Per sample: ``defocus_um`` ``(n, 3)``, ``na_illumination``,
-    ``photons`` (or None) and ``read_noise`` ``(n,)`` tensors; the rest are numbers."""
+    ``reference_wavelength``. ``defocus_um``: ``(3,)`` for the whole batch (cheap: one transfer
+    function per wavelength) or ``(n, 3)`` per sample. ``na_illumination``, ``photons`` (or None)
+    and ``read_noise``: ``(n,)`` tensors; the rest are numbers."""
     import torch
 
     n, _, h, w = phase.shape
@@ -68,7 +69,7 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
     opd = phase * (reference_wavelength / (2 * math.pi))  # µm, (n, 1, H, W)
     fy, fx = frequency_grid((h, w), pixel_size_um, device=device)
     f2 = fy * fy + fx * fx
-    z = defocus_um.to(device=device, dtype=torch.float32).reshape(n, 3, 1, 1)
+    z = defocus_um.to(device=device, dtype=torch.float32).reshape(-1, 3, 1, 1)
     image = torch.zeros((n, 3, h, w), device=device)
     for k in range(lam.numel()):
         lk = float(lam[k])
@@ -77,11 +78,12 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
         # defocus phase without the common piston 2π z n/λ (irrelevant for intensity)
         kz_rel = torch.sqrt(torch.clamp(kn * kn - f2, min=0.0)) - kn
         passband = (f2 <= (na_detection / lk) ** 2).to(torch.float32)
-        tf = torch.polar(passband.expand(n, 3, h, w), 2 * math.pi * z * kz_rel)
-        intensity = torch.fft.ifft2(spectrum * tf).abs().square()
+        tf = torch.polar(passband.expand(z.shape[0], 3, h, w), 2 * math.pi * z * kz_rel)
+        field = torch.view_as_real(torch.fft.ifft2(spectrum * tf))
+        intensity = field.square().sum(dim=-1)
         image = image + weights[:, k].to(device=device, dtype=torch.float32).reshape(1, 3, 1, 1) * intensity
 
-    otf = source_blur_otf((h, w), pixel_size_um, z.reshape(n, 3), na_illumination.to(device), n_medium, device)
+    otf = source_blur_otf((h, w), pixel_size_um, z.reshape(-1, 3).expand(n, 3), na_illumination.to(device), n_medium, device)
     image = torch.fft.irfft2(torch.fft.rfft2(image) * otf, s=(h, w))
     if photons is None:
         return image.float()

@@ -264,8 +264,9 @@ def rgb_batch(phase, *, generator=None, randomize=True, pixel_size=0.2, waveleng
     """RGB brightfield batch ``(n, 3, H, W)`` float32 (background ≈ 1) of a phase batch
     ``(n, 1, H, W)`` (radians at ``reference_wavelength``), on the phase's device. Parameters as in
     :func:`rgb_brightfield` (12 wavelengths by default, for speed). ``randomize=True`` draws per
-    sample: defocus scaled by 0.8–1.2, illumination NA × 0.7–1.3, photons × 0.2–5 (log-uniform)
-    and read noise × 0–2, around the given values."""
+    sample illumination NA × 0.7–1.3, photons × 0.2–5 (log-uniform) and read noise × 0–2 around the
+    given values, and per batch (one transfer function per wavelength keeps it fast) a defocus
+    scale of 0.8–1.2."""
     import torch
 
     from . import _random as r
@@ -276,12 +277,12 @@ def rgb_batch(phase, *, generator=None, randomize=True, pixel_size=0.2, waveleng
     px, wls, dz, na_i, na_d, nm, lref, nwl, photons_v, rn = _rgb_args(
         pixel_size, wavelengths, defocus, na_illumination, na_detection, n_medium,
         reference_wavelength, n_wavelengths, photons, read_noise)
-    dz_t = torch.tensor(dz, device=device).expand(n, 3)
+    dz_t = torch.tensor(dz, device=device)
     na_t = torch.full((n,), na_i, device=device)
     ph_t = None if photons_v is None else torch.full((n,), photons_v, device=device)
     rn_t = torch.full((n,), rn, device=device)
     if randomize:
-        dz_t = dz_t * r.uniform((n, 1), 0.8, 1.2, generator, device)
+        dz_t = dz_t * r.uniform((1,), 0.8, 1.2, generator, device)
         na_t = (na_t * r.uniform((n,), 0.7, 1.3, generator, device)).clamp(max=0.95 * nm)
         if ph_t is not None:
             ph_t = ph_t * r.log_uniform((n,), 0.2, 5.0, generator, device)
