@@ -1,0 +1,85 @@
+"""`napari-diffpr train MODEL ...`: train one of the shipped models on simulated data.
+
+Examples (the exact commands used for the shipped weights are in docs/models.md):
+
+    napari-diffpr train prior --steps 3000 --out runs/prior
+    napari-diffpr train reduced-unet-hologram --steps 1200 --resume --install
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from .loop import MODEL_SPECS, TrainConfig, Trainer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="napari-diffpr train",
+        description="Train a DiffPR network on simulated phantoms, holograms or RGB images "
+                    "(generated on the fly, seeded; resumable from runs/<model>/checkpoint.pt).")
+    p.add_argument("model", choices=sorted(MODEL_SPECS), help="which network to train")
+    p.add_argument("--steps", type=int, default=1000, help="total optimiser steps (default 1000)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--size", type=int, default=None, help="training crop in pixels, a multiple of 16 "
+                   "(default 64)")
+    p.add_argument("--base-channels", type=int, default=None, help="network width (default per model)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate (cosine decay)")
+    p.add_argument("--t-max-train", type=int, default=600,
+                   help="prior only: most training timesteps are drawn below this noise level")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (checkpointed) after this long")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0, help="salt of the diffusion-noise stream")
+    p.add_argument("--pool-size", type=int, default=1024, help="simulated phantoms in the training pool")
+    p.add_argument("--pool-image", type=int, default=128, help="pixels of each pool image")
+    p.add_argument("--cache-dir", default="runs/cache", help="where simulated pools are cached")
+    p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt if present")
+    p.add_argument("--checkpoint-every", type=int, default=50)
+    p.add_argument("--install", action="store_true",
+                   help="copy the exported weights into the package's weights folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ..device import resolve_device
+
+    kwargs = {"base_channels": args.base_channels} if args.base_channels else {}
+    cfg = TrainConfig(model=args.model, steps=args.steps, batch_size=args.batch_size, size=args.size,
+                      lr=args.lr, seed=args.seed, model_kwargs=kwargs, t_max_train=args.t_max_train,
+                      checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes,
+                      device=str(resolve_device(args.device)), threads=args.threads,
+                      pool_size=args.pool_size, pool_image=args.pool_image, cache_dir=args.cache_dir)
+    out = Path(args.out or Path("runs") / args.model)
+    trainer = Trainer(cfg, out)
+    if args.resume and trainer.checkpoint_path.is_file():
+        trainer.load_checkpoint()
+        print(f"resumed {args.model} at step {trainer.step} from {trainer.checkpoint_path}", file=sys.stderr)
+    summary = trainer.run(progress=not args.no_progress)
+    command = "napari-diffpr train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    weights = trainer.export(out / f"{args.model}.safetensors", command=command)
+    print(json.dumps({**summary, "weights": str(weights)}, indent=2))
+    if args.install:
+        if trainer.step < cfg.steps:
+            print(f"not installing: only {trainer.step}/{cfg.steps} steps done (run again with --resume)",
+                  file=sys.stderr)
+            return 0
+        from ..models.weights import clear_cache, weights_dir
+
+        dest = weights_dir() / weights.name
+        shutil.copyfile(weights, dest)
+        shutil.copyfile(weights.with_suffix(".json"), dest.with_suffix(".json"))
+        clear_cache()
+        print(f"installed {dest}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
