@@ -1,0 +1,123 @@
+"""A magicgui form built from a method's parameter spec (napari_diffpr.methods.Param).
+
+The dock never lists parameters by hand: every field here comes from ``Method.params``, so a
+method registered later (the DiffPR models) shows up with its own controls, units and help.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from magicgui.widgets import (CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, Slider,
+                              SpinBox, Widget)
+
+from ..errors import ParameterError
+from ..methods import Method, Param
+
+# Parameters the dock sets itself (the device dropdown), so the form does not repeat them.
+HANDLED_BY_DOCK = ("device",)
+_BIG = 1e9
+
+
+def _label(p: Param) -> str:
+    return f"{p.name} ({p.unit})" if p.unit else p.name
+
+
+def _tooltip(p: Param) -> str:
+    parts = [p.help]
+    if p.minimum is not None or p.maximum is not None:
+        lo = "-inf" if p.minimum is None else f"{p.minimum:g}"
+        hi = "inf" if p.maximum is None else f"{p.maximum:g}"
+        parts.append(f"range {lo} … {hi}{(' ' + p.unit) if p.unit else ''}")
+    if p.optional:
+        parts.append("leave empty for automatic")
+    if p.refine_only:
+        parts.append("changing it re-runs only the refinement stage")
+    return "\n".join(parts)
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (tuple, list)):
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _float_step(p: Param) -> float:
+    lo, hi = p.minimum, p.maximum
+    if lo is not None and hi is not None and hi > lo:
+        return float(10 ** np.floor(np.log10((hi - lo) / 100)))
+    default = abs(float(p.default or 1.0))
+    return float(10 ** np.floor(np.log10(default))) / 10 if default > 0 else 0.01
+
+
+def make_param_widget(p: Param) -> Widget:
+    """One magicgui widget for ``p``; text fields for optional and tuple parameters."""
+    common = dict(name=p.name, label=_label(p), tooltip=_tooltip(p))
+    if p.kind in ("floats", "ints") or p.optional:
+        hint = "auto" if p.optional else ""
+        if p.kind in ("floats", "ints"):
+            hint = f"{p.length or 'n'} values, comma separated" + (" (empty = auto)" if p.optional else "")
+        w = LineEdit(value=_format(p.default), **common)
+        w.native.setPlaceholderText(hint)
+        return w
+    if p.kind == "bool":
+        return CheckBox(value=bool(p.default), **common)
+    if p.choices is not None:
+        return ComboBox(value=p.default, choices=list(p.choices), **common)
+    if p.kind == "str":
+        return LineEdit(value=str(p.default), **common)
+    lo = -_BIG if p.minimum is None else p.minimum
+    hi = _BIG if p.maximum is None else p.maximum
+    if p.kind == "int":
+        if p.widget == "slider":
+            return Slider(value=int(p.default), min=int(lo), max=int(hi), readout=True, tracking=False,
+                          **common)
+        return SpinBox(value=int(p.default), min=int(lo), max=int(hi), **common)
+    return FloatSpinBox(value=float(p.default), min=float(lo), max=float(hi), step=_float_step(p),
+                        **common)
+
+
+def _parse_text(p: Param, text: str) -> Any:
+    text = text.strip()
+    if not text:
+        if p.optional:
+            return None
+        raise ParameterError(f"parameter {p.name!r} needs a value ({p.help})")
+    scalar = int if p.kind in ("int", "ints") else float if p.kind in ("float", "floats") else str
+    try:
+        if p.kind in ("floats", "ints"):
+            return tuple(scalar(v) for v in text.replace(";", ",").split(",") if v.strip())
+        return scalar(text)
+    except ValueError:
+        raise ParameterError(
+            f"parameter {p.name!r}: could not read {text!r} as "
+            f"{'numbers' if p.kind in ('floats', 'ints') else p.kind}") from None
+
+
+class ParamForm(Container):
+    """The controls for one method. ``values()`` returns validated parameters (ParameterError on
+    a bad entry); ``on_change(callback)`` calls back with the name of the edited parameter."""
+
+    def __init__(self, method: Method):
+        self.method = method
+        self.shown = tuple(p for p in method.params if p.name not in HANDLED_BY_DOCK)
+        super().__init__(widgets=[make_param_widget(p) for p in self.shown], labels=True)
+
+    def _raw(self, p: Param) -> Any:
+        w = self[p.name]
+        return _parse_text(p, w.value) if isinstance(w, LineEdit) else w.value
+
+    def values(self) -> dict[str, Any]:
+        return {p.name: p.validate(self._raw(p)) for p in self.shown}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for p in self.shown:
+            if p.name in values and values[p.name] is not None:
+                w = self[p.name]
+                w.value = _format(values[p.name]) if isinstance(w, LineEdit) else values[p.name]
+
+    def on_change(self, callback: Callable[[str], None]) -> None:
+        for p in self.shown:
+            self[p.name].changed.connect(lambda *_, name=p.name: callback(name))

@@ -1,0 +1,291 @@
+"""The Reconstruct dock: input/background layers, a method dropdown and its parameter form (built
+from the registry), a device dropdown, Run/Cancel, progress, live previews and result layers.
+
+Moving a refine-only control (the DiffPR corruption-level slider, sampler, steps, seed) re-runs
+only the refinement: the same ``cache`` dict goes back to run_method, so the method skips stage 1.
+The re-run is debounced and cancels the job in flight.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
+from napari.utils.notifications import show_error
+from qtpy.QtCore import QTimer
+
+from ..device import DEVICE_CHOICES
+from ..methods import Method, methods
+from ..result import Progress, Result
+from . import layers as result_layers
+from .layer_info import modality_of, physical_defaults
+from .param_form import ParamForm
+from .worker import describe_error, start_reconstruction
+
+NO_BACKGROUND = "(none)"
+REFINE_DEBOUNCE_MS = 300
+
+
+def _device_choices() -> list[tuple[str, str]]:
+    """(label, value) pairs: 'auto' says what it resolves to; absent devices are marked."""
+    try:
+        from ..device import available_devices
+
+        found = available_devices()
+    except Exception:  # torch missing or broken: the CPU methods still work
+        found = ["cpu"]
+    choices = [(f"auto ({found[0]})", "auto")]
+    for name in DEVICE_CHOICES[1:]:
+        choices.append((name if name in found else f"{name} (not available)", name))
+    return choices
+
+
+class ReconstructWidget(Container):
+    """Dock widget; ``run()`` starts a reconstruction and returns the worker (tests wait on it)."""
+
+    def __init__(self, napari_viewer):
+        self._viewer = napari_viewer
+        self._forms: dict[str, ParamForm] = {}
+        self.worker = None
+        self._cache_key: tuple | None = None
+        self._cache: dict = {}
+        self._pending_rerun = False
+        self._job: dict[str, Any] = {}
+        self.last_result: Result | None = None
+
+        self._input = ComboBox(label="input", choices=self._input_choices,
+                               tooltip="Hologram (2-D or a T/Z stack) or RGB brightfield image")
+        self._background = ComboBox(label="background", choices=self._background_choices,
+                                    tooltip="Sample-free hologram of the same field (optional)")
+        self._method = ComboBox(label="method", choices=self._method_choices)
+        self._about = Label(value="")
+        self._device = ComboBox(label="device", choices=_device_choices(),
+                                tooltip="Where torch methods run; 'auto' picks CUDA, then MPS, then CPU")
+        self._params = Container(labels=False)
+        self._run_button = PushButton(text="Run")
+        self._cancel_button = PushButton(text="Cancel", enabled=False)
+        self._bar = ProgressBar(min=0, max=100, value=0, label="progress")
+        self._status = Label(value="ready")
+        super().__init__(widgets=[self._input, self._background, self._method, self._about,
+                                  self._device, self._params,
+                                  Container(widgets=[self._run_button, self._cancel_button],
+                                            layout="horizontal", labels=False),
+                                  self._bar, self._status])
+        self._about.native.setWordWrap(True)
+
+        self._rerun_timer = QTimer()
+        self._rerun_timer.setSingleShot(True)
+        self._rerun_timer.setInterval(REFINE_DEBOUNCE_MS)
+        self._rerun_timer.timeout.connect(self._refine_rerun)
+
+        self._input.changed.connect(self._on_input_changed)
+        self._method.changed.connect(self._show_form)
+        self._run_button.changed.connect(lambda *_: self.run())
+        self._cancel_button.changed.connect(lambda *_: self.cancel())
+        for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            event.connect(self._refresh_choices)
+        self._on_input_changed()
+
+    # ---- choices --------------------------------------------------------------------------
+    def _image_layers(self):
+        return [lay for lay in self._viewer.layers
+                if lay.__class__.__name__ == "Image" and modality_of(lay) is not None
+                and (lay.metadata or {}).get("napari_diffpr_kind") not in ("phase", "preview",
+                                                                           "ground_truth")]
+
+    def _input_choices(self, *_):
+        return [lay.name for lay in self._image_layers()]
+
+    def _background_choices(self, *_):
+        return [NO_BACKGROUND] + [lay.name for lay in self._image_layers()
+                                  if modality_of(lay) == "hologram"]
+
+    def _method_choices(self, *_) -> list[tuple[str, str]]:
+        layer = self.input_layer
+        modality = modality_of(layer) if layer is not None else None
+        return [(f"{m.name} — {m.title}", name) for name, m in methods(modality).items()]
+
+    def _refresh_choices(self, *_):
+        if self._viewer is None:
+            return
+        for combo in (self._input, self._background):
+            combo.reset_choices()
+        self._on_input_changed()
+
+    def reset_choices(self, *_):  # napari calls this on layer changes for magicgui docks
+        self._refresh_choices()
+
+    # ---- state ----------------------------------------------------------------------------
+    @property
+    def input_layer(self):
+        name = self._input.value
+        return self._viewer.layers[name] if name and name in self._viewer.layers else None
+
+    @property
+    def method(self) -> Method | None:
+        name = self._method.value
+        return methods().get(name) if name else None
+
+    @property
+    def form(self) -> ParamForm | None:
+        return self._forms.get(self._method.value)
+
+    def _on_input_changed(self, *_):
+        self._method.reset_choices()
+        layer = self.input_layer
+        bg_choices = self._background.choices
+        # The background pick only makes sense for holograms; a layer named like "… background"
+        # next to the input is the likely one.
+        if layer is not None and self._background.value == NO_BACKGROUND:
+            for name in bg_choices:
+                if name != layer.name and name.startswith(layer.name) and "background" in name:
+                    self._background.value = name
+        self._show_form()
+
+    def _show_form(self, *_):
+        method = self.method
+        self._params.clear()
+        if method is None:
+            self._about.value = "no method for this input"
+            return
+        if method.name not in self._forms:
+            form = ParamForm(method)
+            form.on_change(self._on_param_changed)
+            self._forms[method.name] = form
+        form = self._forms[method.name]
+        layer = self.input_layer
+        if layer is not None:
+            form.set_values(physical_defaults(method, layer))
+        self._params.append(form)
+        self._about.value = method.description
+        self._background.enabled = method.uses_background
+        self._device.enabled = any(p.name == "device" for p in method.params)
+
+    def set_params(self, **values: Any) -> None:
+        """Set parameters of the current method's form (from napari's console or tests)."""
+        self.form.set_values(values)
+
+    def _on_param_changed(self, name: str) -> None:
+        method = self.method
+        if method is None or name not in method.refine_only_params:
+            return
+        # Only a finished stage 1 for the same input and settings can be refined again.
+        if self._cache and self._cache_key == self._current_key():
+            self._rerun_timer.start()  # restarts: debounced while the slider moves
+
+    def _refine_rerun(self) -> None:
+        if self.worker is not None:
+            self._pending_rerun = True
+            self.worker.quit()  # aborts at the next yield; _finished starts the re-run
+        else:
+            self.run()
+
+    def _current_key(self) -> tuple | None:
+        layer, method, form = self.input_layer, self.method, self.form
+        if layer is None or method is None or form is None:
+            return None
+        try:
+            values = form.values()
+        except ValueError:
+            return None
+        stage1 = tuple((k, repr(v)) for k, v in sorted(values.items())
+                       if k not in method.refine_only_params)
+        background = self._background.value if method.uses_background else NO_BACKGROUND
+        return (id(layer), id(layer.data), method.name, background, stage1, self._device.value)
+
+    # ---- running --------------------------------------------------------------------------
+    def run(self, start: bool = True):
+        """Start a reconstruction with the dock's current settings; returns the worker (or
+        None when the settings are invalid, with the reason in the status line).
+        ``start=False`` returns it unstarted, so a caller can connect to it first and then
+        call ``worker.start()`` (tests wait on ``worker.finished`` that way)."""
+        layer, method, form = self.input_layer, self.method, self.form
+        if layer is None or method is None:
+            self._fail("choose an input layer and a method first")
+            return None
+        if self.worker is not None:
+            self._pending_rerun = True
+            self.worker.quit()
+            return None
+        try:
+            params = form.values()
+        except ValueError as exc:
+            self._fail(str(exc))
+            return None
+        if any(p.name == "device" for p in method.params):
+            params["device"] = self._device.value
+        background = None
+        if method.uses_background and self._background.value not in (None, NO_BACKGROUND):
+            background = self._viewer.layers[self._background.value].data
+        key = self._current_key()
+        if key != self._cache_key:  # new input or stage-1 settings: start a fresh cache
+            self._cache_key, self._cache = key, {}
+        self._job = {"layer": layer, "method": method.name, "input_name": layer.name, "done": False}
+        self._set_running(True)
+        self.worker = start_reconstruction(
+            layer.data, method.name, background=background, cache=self._cache, params=params,
+            on_progress=self._on_progress, on_returned=self._on_returned,
+            on_errored=self._on_errored, on_aborted=self._on_aborted, on_finished=self._on_finished,
+            activity=f"napari-diffpr {method.name} on {layer.name}", start=start)
+        return self.worker
+
+    def cancel(self) -> None:
+        self._pending_rerun = False
+        self._rerun_timer.stop()
+        if self.worker is not None:
+            self._status.value = "cancelling…"
+            self.worker.quit()
+
+    def _set_running(self, running: bool) -> None:
+        self._run_button.enabled = not running
+        self._cancel_button.enabled = running
+        if running:
+            self._bar.value = 0
+            self._status.value = f"running {self._job['method']} on {self._job['input_name']}…"
+
+    def _on_progress(self, event: Progress) -> None:
+        if self._job.get("done"):
+            return
+        self._bar.value = int(round(100 * event.fraction))
+        text = f"{event.stage}: {event.step}/{event.total}" + (f" — {event.message}" if event.message else "")
+        self._status.value = text
+        self._viewer.status = f"napari-diffpr {self._job['method']} — {text}"
+        if event.preview is not None and self._job["layer"] in self._viewer.layers:
+            result_layers.show_preview(self._viewer, event.preview, self._job["layer"], self._job["method"])
+
+    def _drop_preview(self) -> None:
+        self._job["done"] = True  # late progress events must not bring the preview back
+        if self._job:
+            result_layers.remove_preview(self._viewer, self._job["input_name"], self._job["method"])
+
+    def _on_returned(self, result: Result) -> None:
+        self._drop_preview()
+        source = self._job["layer"] if self._job["layer"] in self._viewer.layers else None
+        result_layers.show_result(self._viewer, result, source, self._job["method"],
+                                  input_name=self._job["input_name"])
+        self.last_result = result
+        self._bar.value = 100
+        self._status.value = (f"done: {result_layers.result_layer_name(self._job['input_name'], self._job['method'])}"
+                              f" in {result.metadata.get('seconds', 0.0):.2f} s")
+
+    def _on_errored(self, exc: BaseException) -> None:
+        self._drop_preview()
+        self._cache_key, self._cache = None, {}  # a half-written cache must not be reused
+        self._pending_rerun = False
+        message = describe_error(exc, self._job.get("method", ""))
+        self._status.value = message
+        show_error(message)
+
+    def _on_aborted(self) -> None:
+        self._drop_preview()
+        self._status.value = "cancelled"
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self._set_running(False)
+        if self._pending_rerun:
+            self._pending_rerun = False
+            self.run()
+
+    def _fail(self, message: str) -> None:
+        self._status.value = message
+        show_error(message)
