@@ -219,3 +219,36 @@ def test_console_script_entry_point_runs():
     proc = subprocess.run([sys.executable, "-m", "napari_diffpr.cli", "simulate"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2 and "-o/--output" in proc.stderr
+
+
+def test_physical_parameters_come_from_file_metadata_unless_given(tmp_path, capsys):
+    from napari_diffpr.cli import physical_params_from_metadata
+
+    seen = {}
+
+    def run(data, *, background=None, cache=None, pixel_size=1.0, medium_index=1.0, seed=0,
+            numerical_aperture=None):
+        seen.update(pixel_size=pixel_size, medium_index=medium_index, seed=seed, na=numerical_aperture)
+        yield Progress("x", 1, 1)
+        return Result(phase=data)
+
+    method = register(Method(name="physical-test", modality="hologram", title="t", description="t", run=run,
+                             params=(Param("pixel_size", "float", 1.0, "pixel", unit="µm", minimum=0.001),
+                                     Param("medium_index", "float", 1.0, "n", minimum=1.0, maximum=2.0),
+                                     Param("seed", "int", 0, "seed"),
+                                     Param("numerical_aperture", "float", None, "NA", optional=True))),
+                      replace=True)
+    try:
+        meta = {"pixel_size_um": 0.25, "n_medium": 1.33, "seed": 7, "numerical_aperture": 1.0}
+        assert physical_params_from_metadata(method, meta, {}) == {"pixel_size": 0.25, "medium_index": 1.33}
+        assert physical_params_from_metadata(method, {"pixel_size_um": -1}, {}) == {}  # invalid: skipped
+        io.write_npz(tmp_path / "h.npz", fringe_hologram(40), metadata=meta)
+        assert main(["reconstruct", str(tmp_path / "h.npz"), "-o", str(tmp_path / "p.tif"), "-m", "physical-test",
+                     "-q"]) == 0
+        # seed and NA are never taken from a file: they are choices, not properties of the sample
+        assert seen == {"pixel_size": 0.25, "medium_index": 1.33, "seed": 0, "na": None}
+        assert main(["reconstruct", str(tmp_path / "h.npz"), "-o", str(tmp_path / "p.tif"), "-m", "physical-test",
+                     "-q", "--pixel-size", "0.5"]) == 0
+        assert seen["pixel_size"] == 0.5
+    finally:
+        unregister("physical-test")

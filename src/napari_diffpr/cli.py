@@ -149,9 +149,10 @@ def _collect_params(ns: argparse.Namespace) -> dict[str, Any]:
 # Method parameter -> metadata key (from the input file) that may supply it when not given.
 # Not the numerical aperture: for Fourier filtering it replaces the filter size the user chose,
 # and files often carry a placeholder NA (qpformat's example says 1.0).
-_FROM_METADATA = {"pixel_size": "pixel_size_um", "wavelength": "wavelength_um",
-                  "medium_index": "medium_index", "wavelengths": "wavelengths_um",
-                  "defocus": "defocus_um"}
+_FROM_METADATA = {"pixel_size": ("pixel_size_um",), "wavelength": ("wavelength_um",),
+                  "wavelengths": ("wavelengths_um",), "defocus": ("defocus_um",),
+                  "reference_wavelength": ("reference_wavelength_um",),
+                  "medium_index": ("medium_index", "n_medium")}
 
 
 def physical_params_from_metadata(method, metadata: dict, given: dict) -> dict[str, Any]:
@@ -159,11 +160,13 @@ def physical_params_from_metadata(method, metadata: dict, given: dict) -> dict[s
     metadata supplies (pixel size, wavelength... in µm); values the spec rejects are skipped."""
     found = {}
     for p in method.params:
-        key = _FROM_METADATA.get(p.name)
-        if p.name in given or key is None or metadata.get(key) is None:
+        if p.name in given:
+            continue
+        value = next((metadata[k] for k in _FROM_METADATA.get(p.name, ()) if metadata.get(k) is not None), None)
+        if value is None:
             continue
         try:
-            found[p.name] = p.validate(metadata[key])
+            found[p.name] = p.validate(value)
         except (ValueError, TypeError):
             continue
     return found
