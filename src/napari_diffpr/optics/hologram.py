@@ -87,9 +87,9 @@ def forward(phase, amplitude, carrier, visibility, pupil_radius, photons, read_n
 
 
 def random_settings(n, generator, device, carrier=None, visibility=None, pupil_radius=None,
-                    photons=None, read_noise=None):
+                    photons=None, read_noise=None, pupil_fraction=(0.6, 1.0)):
     """Per-sample settings for training: a carrier of 0.1–0.3 cycles/px at any angle, a pupil of
-    60–100 % of the non-overlap limit |carrier|/3, visibility 0.3–0.95, 200–20 000 photons
+    ``pupil_fraction`` (60–100 %) of the non-overlap limit |carrier|/3, visibility 0.3–0.95, 200–20 000 photons
     (log-uniform) and 0–5 e⁻ read noise. Any argument given (not None) is used as is."""
     import torch
 
@@ -101,7 +101,7 @@ def random_settings(n, generator, device, carrier=None, visibility=None, pupil_r
     else:
         carrier_t = torch.as_tensor(carrier, dtype=torch.float32, device=device).reshape(-1, 2).expand(n, 2)
     cnorm = carrier_t.norm(dim=1)
-    pupil = (cnorm / 3.0 * r.uniform((n,), 0.6, 1.0, generator, device) if pupil_radius is None
+    pupil = (cnorm / 3.0 * r.uniform((n,), *pupil_fraction, generator, device) if pupil_radius is None
              else torch.full((n,), float(pupil_radius), device=device))
     vis = (r.uniform((n,), 0.3, 0.95, generator, device) if visibility is None
            else torch.full((n,), float(visibility), device=device))

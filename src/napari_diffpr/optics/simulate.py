@@ -173,12 +173,13 @@ def _batch_phase(phase, what="phase"):
 
 def hologram_batch(phase, *, amplitude=None, generator=None, randomize=True, carrier=None,
                    visibility=None, pupil_radius=None, photons=None, read_noise=None, bit_depth=8,
-                   return_truth=False):
+                   noise=True, return_truth=False):
     """Holograms and backgrounds ``(n, 1, H, W)`` float32 of a phase batch ``(n, 1, H, W)``, on the
     phase's device. With ``randomize=True`` every setting left None is drawn per sample (carrier
     0.1–0.3 cycles/px at any angle, pupil 60–100 % of |carrier|/3, visibility 0.3–0.95,
     200–20 000 photons, 0–5 e⁻ read noise); with ``randomize=False`` None means
-    :func:`hologram`'s default. ``return_truth=True`` adds the band-limited phase (the target a
+    :func:`hologram`'s default. ``noise=False`` leaves out shot and read noise (then
+    ``bit_depth=None`` gives the intensity itself, mean 1). ``return_truth=True`` adds the band-limited phase (the target a
     perfect retrieval reaches) as a third output."""
     from .hologram import forward, random_settings
 
@@ -202,8 +203,11 @@ def hologram_batch(phase, *, amplitude=None, generator=None, randomize=True, car
         chk.number("photons", photons, minimum=0.0, strict_min=True)
     if read_noise is not None:
         chk.number("read_noise", read_noise, minimum=0.0)
-    settings = random_settings(n, generator, device, carrier, visibility, pupil_radius, photons, read_noise)
+    settings = random_settings(n, generator, device, carrier, visibility, pupil_radius, photons, read_noise,
+                               pupil_fraction=(0.6, 1.0) if randomize else (1.0, 1.0))
     carrier_t, vis, pupil, ph_count, rn = settings
+    if not noise:
+        ph_count = None
     holo, bg, phase_bl, _ = forward(ph, amp, carrier_t, vis, pupil, ph_count, rn, bit_depth, generator)
     return (holo, bg, phase_bl) if return_truth else (holo, bg)
 
@@ -260,13 +264,14 @@ def rgb_brightfield(phase, *, pixel_size=0.2, wavelengths=(0.63, 0.55, 0.45), de
 
 def rgb_batch(phase, *, generator=None, randomize=True, pixel_size=0.2, wavelengths=(0.63, 0.55, 0.45),
               defocus=(-1.5, 0.0, 1.5), na_illumination=0.3, na_detection=0.55, n_medium=1.33,
-              reference_wavelength=0.55, n_wavelengths=12, photons=5000.0, read_noise=2.0):
+              reference_wavelength=0.55, n_wavelengths=12, photons=5000.0, read_noise=2.0,
+              noise=True):
     """RGB brightfield batch ``(n, 3, H, W)`` float32 (background ≈ 1) of a phase batch
     ``(n, 1, H, W)`` (radians at ``reference_wavelength``), on the phase's device. Parameters as in
     :func:`rgb_brightfield` (12 wavelengths by default, for speed). ``randomize=True`` draws per
     sample illumination NA × 0.7–1.3, photons × 0.2–5 (log-uniform) and read noise × 0–2 around the
     given values, and per batch (one transfer function per wavelength keeps it fast) a defocus
-    scale of 0.8–1.2."""
+    scale of 0.8–1.2. ``noise=False`` (or ``photons=None``) leaves out shot and read noise."""
     import torch
 
     from . import _random as r
@@ -279,7 +284,7 @@ def rgb_batch(phase, *, generator=None, randomize=True, pixel_size=0.2, waveleng
         reference_wavelength, n_wavelengths, photons, read_noise)
     dz_t = torch.tensor(dz, device=device)
     na_t = torch.full((n,), na_i, device=device)
-    ph_t = None if photons_v is None else torch.full((n,), photons_v, device=device)
+    ph_t = None if photons_v is None or not noise else torch.full((n,), photons_v, device=device)
     rn_t = torch.full((n,), rn, device=device)
     if randomize:
         dz_t = dz_t * r.uniform((1,), 0.8, 1.2, generator, device)
