@@ -95,7 +95,10 @@ def choose_sign(phase: np.ndarray, background: np.ndarray | None = None) -> int:
     """+1 or -1: the sign that makes the objects (what stands out from the background)
     positive. ``background`` is a boolean mask of background pixels; without one the image
     border is taken as background. Returns +1 when nothing stands out."""
-    phase = np.asarray(phase, dtype=np.float32)
+    # Every 2nd pixel each way is plenty for a sign decision and 4x cheaper.
+    phase = np.asarray(phase, dtype=np.float32)[::2, ::2]
+    if background is not None:
+        background = np.asarray(background, dtype=bool)[::2, ::2]
     if background is None or background.all() or not background.any():
         border = np.concatenate([phase[0], phase[-1], phase[:, 0], phase[:, -1]])
         ref, sigma = float(np.median(border)), _robust_sigma(border)

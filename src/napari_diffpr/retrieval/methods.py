@@ -10,13 +10,15 @@ from ..methods import Method, Param, register
 from ..result import Progress, Result
 from .background import BACKGROUND_FITS, choose_sign, fit_background
 from .filters import FILTER_SHAPES
-from .fourier import FilterSpec, demodulate, divide_background, filter_radius, half_spectrum
-from .sideband import check_sideband, detect_sideband
+from .fourier import FilterSpec, demodulate, divide_background, edge_margin, filter_radius
+from .sideband import Sideband, check_sideband, coarse_sideband, refine_peak, refine_radius
+from .spectrum import HalfRows
 from .tie import BOUNDARIES, DEFAULT_WAVELENGTHS_UM, tie_phase
 from .unwrap import UNWRAP_CHOICES
 from .unwrap import unwrap as unwrap_phase
 
-UPSAMPLING = "filtered sideband zero-padded to H x W, one inverse FFT (exact band-limited interpolation)"
+UPSAMPLING = ("filtered sideband block zero-padded back to H x W with pruned inverse FFTs "
+              "(exact band-limited interpolation)")
 
 FOURIER_PARAMS = (
     Param("sideband", "floats", None, length=2, optional=True, unit="cycles/pixel",
@@ -62,21 +64,25 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
     timings: dict[str, float] = {}
     total = 4
     t0 = time.perf_counter()
-    half = half_spectrum(data)
+    radius_of = lambda s: filter_radius(s, filter_size, numerical_aperture=numerical_aperture,  # noqa: E731
+                                        wavelength_um=wavelength, pixel_size_um=pixel_size)
     if sideband is None:
-        sb = detect_sideband(data, half)
+        coarse = coarse_sideband(data)
+        spectrum = HalfRows(data, edge_margin(radius_of(coarse)))
+        fy, fx = refine_peak(spectrum, coarse.fy, coarse.fx, refine_radius(data.shape, spectrum.shape))
+        sb = Sideband(fy, fx, coarse.prominence).canonical()[0]
     else:
         sb = check_sideband(sideband, data.shape)
-    radius = filter_radius(sb, filter_size, numerical_aperture=numerical_aperture,
-                           wavelength_um=wavelength, pixel_size_um=pixel_size)
+        spectrum = HalfRows(data, edge_margin(radius_of(sb)))
+    radius = radius_of(sb)
     spec = FilterSpec(filter_shape, radius)
     timings["detect_s"] = time.perf_counter() - t0
     yield Progress("detect", 1, total, message=f"sideband at (fy, fx) = ({sb.fy:.4f}, {sb.fx:.4f}) cycles/px")
 
     t = time.perf_counter()
-    field = demodulate(half, data.shape, sb, spec)
+    field = demodulate(spectrum, sb, spec)
     if background is not None:
-        field = divide_background(field, demodulate(half_spectrum(background), data.shape, sb, spec))
+        field = divide_background(field, demodulate(HalfRows(background, edge_margin(radius)), sb, spec))
     amplitude = np.abs(field)
     phase = np.angle(field).astype(np.float32)
     timings["filter_s"] = time.perf_counter() - t
@@ -124,7 +130,7 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
 TIE_PARAMS = (
     Param("wavelengths", "floats", DEFAULT_WAVELENGTHS_UM, length=3, unit="µm", minimum=0.2, maximum=2.0,
           help="Centre wavelength of the camera's red, green and blue channels."),
-    Param("defocus", "floats", (1.0, 0.0, -1.0), length=3, unit="µm", minimum=-100.0, maximum=100.0,
+    Param("defocus", "floats", (-1.5, 0.0, 1.5), length=3, unit="µm", minimum=-100.0, maximum=100.0,
           help="Where each colour (R, G, B) is focused relative to the sample, from the "
                "objective's chromatic focal shift; positive = the image plane lies beyond the "
                "sample along the light. At least two must differ."),
@@ -139,15 +145,15 @@ TIE_PARAMS = (
                "'periodic' assumes the image wraps around."),
     Param("reference_wavelength", "float", None, optional=True, unit="µm", minimum=0.2, maximum=2.0,
           help="Wavelength at which the phase is reported; empty = the green channel's."),
-    Param("medium_index", "float", 1.0, minimum=1.0, maximum=2.0,
-          help="Refractive index of the medium the defocus is measured in (1.0 for the "
-               "image-side defocus in air, 1.33 for water)."),
+    Param("medium_index", "float", 1.33, minimum=1.0, maximum=2.0,
+          help="Refractive index of the medium around the sample, in which the defocus is "
+               "measured (1.33 for water or culture medium, 1.0 for air)."),
 )
 
 
 def run_tie(data, *, background=None, cache=None, wavelengths=DEFAULT_WAVELENGTHS_UM,
-            defocus=(1.0, 0.0, -1.0), pixel_size=0.2, regularization=0.1, boundary="neumann",
-            reference_wavelength=None, medium_index=1.0):
+            defocus=(-1.5, 0.0, 1.5), pixel_size=0.2, regularization=0.1, boundary="neumann",
+            reference_wavelength=None, medium_index=1.33):
     """Chromatic RGB brightfield image (H x W x 3) -> phase (radians)."""
     t0 = time.perf_counter()
     ref = wavelengths[1] if reference_wavelength is None else reference_wavelength

@@ -13,15 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError, RetrievalError
-from .fftutil import rfft2, spectrum_block
+from .fftutil import rfft2
+from .spectrum import HalfRows
 
 # Carriers slower than this (a fringe period above 1/0.03 = 33 px) cannot be told apart
 # from the object's own low frequencies and the illumination profile.
 MIN_CARRIER = 0.03
 # The sideband must stand this far above the median spectrum magnitude of the search region
-# (pure noise reaches ~4-5x on a 512^2 spectrum).
+# (pure noise reaches ~4-5x on a 256^2 spectrum).
 MIN_PROMINENCE = 8.0
-_SEARCH_SIZE = 512  # the coarse search uses a central crop of at most this size
+_SEARCH_SIZE = 256  # the coarse search uses a central crop of at most this size
 
 
 @dataclass(frozen=True)
@@ -104,34 +105,43 @@ def _parabolic_offset(m_minus: float, m0: float, m_plus: float) -> float:
     return float(np.clip(0.5 * (m_minus - m_plus) / denom, -0.5, 0.5))
 
 
-def refine_peak(half: np.ndarray, shape: tuple[int, int], fy: float, fx: float,
-                radius_bins: int) -> tuple[float, float]:
-    """Refine a sideband estimate on the full-resolution half spectrum ``half``: the
-    largest magnitude within ``radius_bins`` bins, then a sub-bin parabolic fit."""
-    h, w = shape
+def refine_peak(spectrum: HalfRows, fy: float, fx: float, radius_bins: int) -> tuple[float, float]:
+    """Refine a sideband estimate on the full-resolution spectrum: the largest magnitude
+    within ``radius_bins`` bins of (fy, fx), then a sub-bin parabolic fit of the
+    log-magnitude along each axis."""
+    h, w = spectrum.shape
     ky0, kx0 = int(round(fy * h)), int(round(fx * w))
-    rows = ky0 + np.arange(-radius_bins - 1, radius_bins + 2)
-    cols = kx0 + np.arange(-radius_bins - 1, radius_bins + 2)
-    mag = np.abs(spectrum_block(half, rows, cols, shape)).astype(np.float64)
+    offsets = np.arange(-radius_bins - 1, radius_bins + 2)
+    cols = spectrum.columns(kx0 + offsets)           # [kx, ky]
+    mag = np.abs(cols[:, (ky0 + offsets) % h]).T.astype(np.float64)  # [ky, kx]
     inner = mag[1:-1, 1:-1]
     iy, ix = np.unravel_index(int(np.argmax(inner)), inner.shape)
     iy, ix = iy + 1, ix + 1
     logm = np.log(mag + 1e-30)
     dy = _parabolic_offset(logm[iy - 1, ix], logm[iy, ix], logm[iy + 1, ix])
     dx = _parabolic_offset(logm[iy, ix - 1], logm[iy, ix], logm[iy, ix + 1])
-    return (rows[iy] + dy) / h, (cols[ix] + dx) / w
+    return (ky0 + offsets[iy] + dy) / h, (kx0 + offsets[ix] + dx) / w
 
 
-def detect_sideband(hologram: np.ndarray, half: np.ndarray | None = None) -> Sideband:
-    """Find the sideband of ``hologram`` (H x W). ``half`` is its rfft2 if already computed
-    (mean removed or not, only the sideband region is read). Raises RetrievalError when
-    there is no clear peak."""
+def coarse_sideband(hologram: np.ndarray) -> Sideband:
+    """Sideband position to within one bin of a (<= 256 px) central crop, with its
+    prominence; raises RetrievalError when there is no clear peak."""
+    fy, fx, prominence = _coarse_peak(np.asarray(hologram, dtype=np.float32))
+    return Sideband(fy, fx, prominence)
+
+
+def refine_radius(shape: tuple[int, int], padded_shape: tuple[int, int]) -> int:
+    """Bins to search around a coarse estimate: one coarse bin spans this many fine bins."""
+    return int(math.ceil(max(padded_shape) / min(min(shape), _SEARCH_SIZE))) + 1
+
+
+def detect_sideband(hologram: np.ndarray, spectrum: HalfRows | None = None) -> Sideband:
+    """Find the sideband of ``hologram`` (H x W) to a fraction of a frequency bin.
+    ``spectrum``: its HalfRows if already computed. Raises RetrievalError when there is no
+    clear peak."""
     hologram = np.asarray(hologram, dtype=np.float32)
-    h, w = hologram.shape
-    cfy, cfx, prominence = _coarse_peak(hologram)
-    if half is None:
-        half = rfft2(hologram - hologram.mean())
-    # One coarse bin spans max(h, w) / 512 fine bins.
-    radius = int(math.ceil(max(h, w) / min(min(h, w), _SEARCH_SIZE))) + 1
-    fy, fx = refine_peak(half, (h, w), cfy, cfx, radius)
-    return Sideband(float(fy), float(fx), prominence).canonical()[0]
+    coarse = coarse_sideband(hologram)
+    if spectrum is None:
+        spectrum = HalfRows(hologram)
+    fy, fx = refine_peak(spectrum, coarse.fy, coarse.fx, refine_radius(hologram.shape, spectrum.shape))
+    return Sideband(float(fy), float(fx), coarse.prominence).canonical()[0]

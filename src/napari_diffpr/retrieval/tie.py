@@ -58,6 +58,8 @@ def axial_derivative(planes: np.ndarray, defocus_um) -> tuple[np.ndarray, np.nda
 
 def _tikhonov_inverse(q: np.ndarray, alpha: float) -> np.ndarray:
     """Regularised 1/q for q = 4 pi^2 |f|^2 >= 0; zero at q = 0 (the unknown mean)."""
+    q = q.copy()
+    q.flat[0] = 1.0  # avoid 0/0 when alpha = 0; the DC term is set to 0 below
     inv = q / (q * q + alpha)
     inv.flat[0] = 0.0
     return inv
@@ -130,7 +132,7 @@ def tie_phase(stack, defocus_um, wavelengths_um, pixel_size_um: float, *,
     return (2 * math.pi / reference_wavelength_um * opd).astype(np.float32)
 
 
-def rgb_tie(rgb, *, wavelengths_um=DEFAULT_WAVELENGTHS_UM, defocus_um=(1.0, 0.0, -1.0),
+def rgb_tie(rgb, *, wavelengths_um=DEFAULT_WAVELENGTHS_UM, defocus_um=(-1.5, 0.0, 1.5),
             pixel_size_um: float = 0.2, reference_wavelength_um: float | None = None,
             regularization: float = 0.1, boundary: str = "neumann",
             medium_index: float = 1.0) -> np.ndarray:
