@@ -31,7 +31,7 @@ def phase_contrast(phase: np.ndarray) -> tuple[float, float]:
     return lo, hi
 
 
-def _spatial_kwargs(source, ndim: int) -> dict[str, Any]:
+def spatial_kwargs(source, ndim: int) -> dict[str, Any]:
     """The input's scale, translate, units and axis labels for an output with ``ndim`` dims
     (the trailing ones when the input has more, e.g. a 2-D preview of a stack)."""
     if source is None:
@@ -74,7 +74,7 @@ def show_result(viewer, result: Result, source_layer=None, method: str | None = 
     wrapped = _is_wrapped(meta)
     contrast = (-math.pi, math.pi) if wrapped else phase_contrast(phase)
     colormap = WRAPPED_COLORMAP if wrapped else UNWRAPPED_COLORMAP
-    spatial = _spatial_kwargs(source_layer, phase.ndim)
+    spatial = spatial_kwargs(source_layer, phase.ndim)
     if name in viewer.layers and viewer.layers[name].data.shape == phase.shape:
         layer = viewer.layers[name]
         layer.data = phase
@@ -110,7 +110,7 @@ def show_preview(viewer, preview: np.ndarray, source_layer, method: str):
     return viewer.add_image(preview, name=name, colormap=UNWRAPPED_COLORMAP,
                             contrast_limits=phase_contrast(preview),
                             metadata={"napari_diffpr_kind": "preview"},
-                            **_spatial_kwargs(source_layer, preview.ndim))
+                            **spatial_kwargs(source_layer, preview.ndim))
 
 
 def remove_preview(viewer, source_name: str, method: str) -> None:

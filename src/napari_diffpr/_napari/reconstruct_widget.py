@@ -11,12 +11,12 @@ from typing import Any
 
 from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
 from napari.utils.notifications import show_error
-from qtpy.QtCore import QTimer
 
 from ..device import DEVICE_CHOICES
 from ..methods import Method, methods
 from ..result import Progress, Result
 from . import layers as result_layers
+from .lifecycle import connect_while_alive, single_shot_timer
 from .layer_info import modality_of, physical_defaults
 from .param_form import ParamForm
 from .worker import describe_error, start_reconstruction
@@ -72,17 +72,14 @@ class ReconstructWidget(Container):
                                   self._bar, self._status])
         self._about.native.setWordWrap(True)
 
-        self._rerun_timer = QTimer()
-        self._rerun_timer.setSingleShot(True)
-        self._rerun_timer.setInterval(REFINE_DEBOUNCE_MS)
-        self._rerun_timer.timeout.connect(self._refine_rerun)
+        self._rerun_timer = single_shot_timer(self.native, REFINE_DEBOUNCE_MS, self._refine_rerun)
 
         self._input.changed.connect(self._on_input_changed)
         self._method.changed.connect(self._show_form)
         self._run_button.changed.connect(lambda *_: self.run())
         self._cancel_button.changed.connect(lambda *_: self.cancel())
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
-            event.connect(self._refresh_choices)
+            connect_while_alive(self.native, event, self._refresh_choices)
         self._on_input_changed()
 
     # ---- choices --------------------------------------------------------------------------
