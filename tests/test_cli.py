@@ -194,6 +194,15 @@ def test_simulate_reconstruct_compare_round_trip(tmp_path, capsys):
     code, out, _ = _run(["compare", tmp_path / "p.tif", tmp_path / "s.npz", "--json"], capsys)
     assert json.loads(out) == pytest.approx(compare(phase.data, gt.data))
 
+    # the same sample as three TIFFs, background given explicitly
+    code, _, err = _run(["simulate", "--kind", "hologram", "--size", "64", "--seed", "1",
+                         "-o", tmp_path / "h.tif"], capsys)
+    assert code == 0, err
+    code, _, err = _run(["reconstruct", tmp_path / "h.tif", "--background", tmp_path / "h_background.tif",
+                         "-o", tmp_path / "p2.tif", "-q"], capsys)
+    assert code == 0, err
+    np.testing.assert_allclose(io.read(tmp_path / "p2.tif")[0].data, phase.data, atol=1e-4)
+
     code, _, err = _run(["simulate", "--kind", "rgb", "--size", "64", "-o", tmp_path / "r.tif"], capsys)
     assert code == 0, err
     assert io.read(tmp_path / "r.tif")[0].kind == "rgb"

@@ -65,18 +65,28 @@ def test_accepts_result_objects_and_does_not_modify_inputs():
     np.testing.assert_array_equal(arr, before_arr)
 
 
-def test_hf_error_flags_smoothing_more_than_low_frequency_offsets():
+def test_hf_error_counts_fine_detail_only():
     from scipy.ndimage import gaussian_filter
 
     ref = _phantom(128)
+    span = float(ref.max() - ref.min())
+    # a constant offset or a tilt has no fine detail
+    yy, xx = np.mgrid[:128, :128]
+    assert compare(ref + 0.7, ref)["hf_error"] < 1e-6
+    tilt = compare(ref + 0.01 * xx + 0.005 * yy, ref)
+    assert tilt["hf_error"] < 0.01 * tilt["mae"]
+    # white noise of std s (on the [0, 1] scale): the share above the cutoff, s * sqrt(1 - pi fc^2)
+    s = 0.02
+    noise = np.random.default_rng(2).standard_normal(ref.shape) * s * span
+    for fc in (0.1, 0.3):
+        expected = s * np.sqrt(1 - np.pi * fc ** 2)
+        assert compare(ref + noise, ref, hf_cutoff=fc)["hf_error"] == pytest.approx(expected, rel=0.05)
+    # smoothing loses the reference's fine texture: the error is that texture
     smooth = gaussian_filter(ref, 3)
-    hf_smooth = compare(smooth, ref)["hf_error"]
-    hf_offset = compare(ref + 0.7, ref)["hf_error"]
-    assert hf_smooth > 0.8  # lost almost all fine texture
-    assert hf_offset < 1e-6  # a constant offset has no high frequencies
     r01, g01 = rescale_to_reference(smooth, ref)
-    # a blur removes more of the finest detail: the relative error grows with the cutoff
-    assert high_frequency_error(r01, g01, cutoff=0.3) > high_frequency_error(r01, g01, cutoff=0.02) + 0.1
+    texture = high_frequency_error(np.zeros_like(g01), g01 - gaussian_filter(g01, 3))
+    assert compare(smooth, ref)["hf_error"] == pytest.approx(texture, rel=0.1)
+    assert compare(smooth, ref)["hf_error"] > 5 * compare(ref + 0.7, ref)["hf_error"] + 0.01
 
 
 def test_mask_restricts_scoring():

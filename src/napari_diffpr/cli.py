@@ -183,6 +183,16 @@ def _pick_measurement(items, path) -> tuple[Any, Any]:
     return main, bg
 
 
+def _pick_background(items, path):
+    """A --background file: its background item, else its (first) hologram."""
+    found = next((i for i in items if i.kind == "background"), None) or \
+        next((i for i in items if i.kind == "hologram"), None)
+    if found is None:
+        raise InputError(f"{path} holds {', '.join(sorted({i.kind for i in items}))} data; "
+                         "a background must be a sample-free hologram")
+    return found
+
+
 def _method_for(name: str, data=None):
     from .methods import get_method
 
@@ -246,7 +256,7 @@ def cmd_reconstruct(argv: Sequence[str]) -> int:
 
     background = None
     if args.background:
-        background = _pick_measurement(io.read(args.background), args.background)[0].data
+        background = _pick_background(io.read(args.background), args.background).data
     elif bg_item is not None and method.uses_background:
         background = bg_item.data
 
