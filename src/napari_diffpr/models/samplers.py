@@ -1,0 +1,210 @@
+"""Reverse-diffusion samplers for the DiffPR refinement stage.
+
+Every sampler has the same shape::
+
+    gen = sample_xxx(eps_fn, schedule, x_start, t_start, steps, generator=None)
+    for step, total, x0_preview in gen: ...      # one event per network step
+    x0 = <the generator's return value>
+
+``eps_fn(x, t)`` predicts the noise eps of ``x`` at timestep(s) ``t`` (a float tensor of shape
+(batch,) on x's device); ``x_start`` is already noised to the level ``t_start``. ``t_start`` is a
+NOISE LEVEL (an integer timestep of the VP schedule, 0..T-1), not a fraction of a step list:
+the first network call is at exactly alpha(t_start), sigma(t_start) whatever ``steps`` is.
+
+Time grid (shared by all three samplers): ``steps`` levels from t_start down to 0 (uniform in t
+for "pc"/"ddim", uniform in log-SNR for "dpm++"), and a final move from level 0 to clean data
+(alpha = 1, sigma = 0, DDPM's x_0). So ddim and dpm++ cost ``steps`` network evaluations,
+pc costs 2 x ``steps`` (one corrector and one predictor evaluation per step).
+
+x0 is never clamped: phase maps in network units may leave [-1, 1].
+
+Noise is drawn from ``generator`` on the generator's device and moved to x's device, so one
+seed gives the same draws on CPU and GPU.
+
+All sampler arithmetic runs under torch.inference_mode, one step at a time, so the grad mode
+is never left switched while the caller holds the generator.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Generator, Sequence
+
+import torch
+
+from .schedule import VPSchedule
+
+EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+SamplerGen = Generator[tuple[int, int, torch.Tensor], None, torch.Tensor]
+
+SAMPLERS = ("pc", "ddim", "dpm++")
+
+
+# --- helpers -------------------------------------------------------------------------------
+def _check(schedule: VPSchedule, x_start: torch.Tensor, t_start, steps) -> tuple[int, int]:
+    if not isinstance(x_start, torch.Tensor) or not x_start.is_floating_point():
+        raise TypeError(f"x_start must be a floating-point torch tensor, got {type(x_start).__name__}")
+    if isinstance(t_start, bool) or int(t_start) != t_start or not 0 <= int(t_start) <= schedule.t_max:
+        raise ValueError(f"t_start must be an integer noise level in 0..{schedule.t_max}, got {t_start!r}")
+    if isinstance(steps, bool) or int(steps) != steps or int(steps) < 1:
+        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+    t_start, steps = int(t_start), int(steps)
+    # From level 0 there is only the final denoising move; more steps would repeat level 0.
+    return t_start, (1 if t_start == 0 else steps)
+
+
+def time_grid(schedule: VPSchedule, t_start: int, steps: int, spacing: str = "time") -> list[float]:
+    """``steps`` decreasing timesteps from exactly ``t_start`` to 0 (just [t_start] when steps == 1),
+    uniform in t (``spacing="time"``) or in log-SNR (``"logsnr"``)."""
+    if steps == 1:
+        return [float(t_start)]
+    if spacing == "time":
+        return [t_start * (steps - 1 - i) / (steps - 1) for i in range(steps)]
+    if spacing == "logsnr":
+        lo, hi = (float(v) for v in schedule.log_snr(torch.tensor([float(t_start), 0.0], dtype=torch.float64)))
+        grid = torch.linspace(lo, hi, steps, dtype=torch.float64)
+        ts = schedule.t_from_log_snr(grid).tolist()
+        ts[0], ts[-1] = float(t_start), 0.0  # exact ends, whatever the round trip did
+        return ts
+    raise ValueError(f"spacing must be 'time' or 'logsnr', got {spacing!r}")
+
+
+def _levels(schedule: VPSchedule, ts: Sequence[float]) -> list[tuple[float, float]]:
+    """(alpha, sigma) at each grid time, plus (1, 0) for clean data at the end."""
+    out = []
+    for t in ts:
+        a, s, _ = schedule.coefficients(t)
+        out.append((a, s))
+    out.append((1.0, 0.0))
+    return out
+
+
+def _t_vector(x: torch.Tensor, t: float) -> torch.Tensor:
+    return torch.full((x.shape[0],), float(t), dtype=x.dtype, device=x.device)
+
+
+def _randn(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    gdev = generator.device if generator is not None else x.device
+    z = torch.randn(x.shape, generator=generator, device=gdev, dtype=x.dtype)
+    return z if z.device == x.device else z.to(x.device)
+
+
+def _x0(x: torch.Tensor, eps: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
+    """Tweedie's data estimate (x - sigma eps) / alpha."""
+    return (x - sigma * eps) / alpha
+
+
+# --- DDIM (eta = 0) --------------------------------------------------------------------------
+def sample_ddim(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_start: int, steps: int,
+                generator: torch.Generator | None = None) -> SamplerGen:
+    """Deterministic DDIM (eta = 0) on a grid uniform in t; ``generator`` is unused (kept for a
+    common signature). Returns x_0."""
+    t_start, steps = _check(schedule, x_start, t_start, steps)
+    ts = time_grid(schedule, t_start, steps, "time")
+    lv = _levels(schedule, ts)
+    x = x_start
+    for i, t in enumerate(ts):
+        (a, s), (a_next, s_next) = lv[i], lv[i + 1]
+        with torch.inference_mode():
+            eps = eps_fn(x, _t_vector(x, t))
+            x0 = _x0(x, eps, a, s)
+            x = x0 if s_next == 0.0 else a_next * x0 + s_next * eps
+        yield i + 1, steps, x0
+    return x
+
+
+# --- DPM-Solver++(2M) ------------------------------------------------------------------------
+def sample_dpmpp_2m(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_start: int, steps: int,
+                    generator: torch.Generator | None = None) -> SamplerGen:
+    """DPM-Solver++(2M) (Lu et al. 2022, data prediction, multistep second order) on a grid
+    uniform in lambda = log(alpha / sigma). The first step is first order (no history yet), the
+    last (to clean data, lambda = inf) too, as in DPM-Solver's ``lower_order_final``.
+    Deterministic; ``generator`` is unused. Returns x_0."""
+    t_start, steps = _check(schedule, x_start, t_start, steps)
+    ts = time_grid(schedule, t_start, steps, "logsnr")
+    lv = _levels(schedule, ts)
+    lam = [math.log(a / s) for a, s in lv[:-1]]
+    x = x_start
+    x0_prev, h_prev = None, None
+    for i, t in enumerate(ts):
+        (a, s), (a_next, s_next) = lv[i], lv[i + 1]
+        with torch.inference_mode():
+            eps = eps_fn(x, _t_vector(x, t))
+            x0 = _x0(x, eps, a, s)
+            if s_next == 0.0:
+                x = x0  # lambda -> inf: the first-order update is x0 itself
+            else:
+                h = lam[i + 1] - lam[i]
+                d = x0
+                if x0_prev is not None:
+                    r = h_prev / h
+                    d = (1.0 + 0.5 / r) * x0 - (0.5 / r) * x0_prev
+                # x_next = (sigma_next / sigma) x - alpha_next (e^-h - 1) D
+                x = (s_next / s) * x + (-a_next * math.expm1(-h)) * d
+                h_prev = h
+            x0_prev = x0
+        yield i + 1, steps, x0
+    return x
+
+
+# --- predictor-corrector (score SDE) -----------------------------------------------------------
+def sample_pc(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_start: int, steps: int,
+              generator: torch.Generator | None = None, snr: float = 0.16,
+              corrector_steps: int = 1) -> SamplerGen:
+    """The paper's sampler (Song et al. 2021): at each level one Langevin corrector step, then
+    a reverse-diffusion predictor step to the next level; no noise on the final move to clean
+    data (score SDE's ``denoise``). Grid uniform in t.
+
+    Reverse-diffusion predictor for a move from level t to s < t: with a = alpha_t / alpha_s
+    and b = 1 - a^2 (the forward variance added between s and t; b = beta_t on DDPM's full
+    grid, so this reduces to score SDE's discretisation there):
+        x <- (2 - a) x + b * score + sqrt(b) z,   score = -eps / sigma_t.
+    Langevin corrector at level t: step = 2 (1 - beta_t) (snr |z| / |score|)^2,
+        x <- x + step * score + sqrt(2 step) z.
+    Stochastic: draws from ``generator``. Returns x_0 (the noise-free last predictor mean)."""
+    t_start, steps = _check(schedule, x_start, t_start, steps)
+    if snr < 0 or corrector_steps < 0:
+        raise ValueError(f"snr and corrector_steps must be >= 0, got {snr!r}, {corrector_steps!r}")
+    ts = time_grid(schedule, t_start, steps, "time")
+    lv = _levels(schedule, ts)
+    slope = (schedule.beta_end - schedule.beta_start) / schedule.t_max
+    x = x_start
+    batch = x.shape[0]
+    for i, t in enumerate(ts):
+        (a_t, s_t), (a_next, s_next) = lv[i], lv[i + 1]
+        tv = _t_vector(x, t)
+        with torch.inference_mode():
+            one_minus_beta = 1.0 - (schedule.beta_start + slope * t)
+            for _ in range(corrector_steps if snr > 0 else 0):
+                score = eps_fn(x, tv).mul_(-1.0 / s_t)
+                z = _randn(x, generator)
+                g = score.reshape(batch, -1).norm(dim=-1).mean()
+                n = z.reshape(batch, -1).norm(dim=-1).mean()
+                # a zero score (x already at the mode) carries no step size: stay put
+                step = torch.where(g > 0, 2.0 * one_minus_beta * (snr * n / g.clamp_min(1e-30)) ** 2,
+                                   torch.zeros_like(g))
+                x = x + step * score + torch.sqrt(2.0 * step) * z
+            eps = eps_fn(x, tv)
+            x0 = _x0(x, eps, a_t, s_t)
+            a = a_t / a_next
+            b = 1.0 - a * a
+            x_mean = (2.0 - a) * x - (b / s_t) * eps
+            x = x_mean if s_next == 0.0 else x_mean + math.sqrt(b) * _randn(x, generator)
+        yield i + 1, steps, x0
+    return x
+
+
+_BY_NAME = {"pc": sample_pc, "ddim": sample_ddim, "dpm++": sample_dpmpp_2m}
+
+
+def get_sampler(name: str):
+    """The sampler function for "pc", "ddim" or "dpm++"."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {name!r}") from None
+
+
+def network_evaluations(name: str, steps: int) -> int:
+    """How many eps_fn calls a sampler makes for ``steps`` (pc: corrector + predictor)."""
+    get_sampler(name)
+    return 2 * steps if name == "pc" else steps
