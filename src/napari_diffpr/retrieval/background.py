@@ -8,6 +8,9 @@ from ..errors import ParameterError
 
 BACKGROUND_FITS = {"none": -1, "offset": 0, "plane": 1, "poly2": 2, "poly3": 3}
 _MAX_FIT_SAMPLES = 65536  # a fit of <= 10 coefficients needs no more points than this
+# Pixels closer than this to the fit always count as background: on clean data the robust
+# sigma collapses, and a cell's faint rim is background for any practical purpose.
+MIN_OUTLIER_RAD = 0.05
 
 
 def _design(y: np.ndarray, x: np.ndarray, order: int) -> np.ndarray:
@@ -24,13 +27,13 @@ def _robust_sigma(values: np.ndarray) -> float:
 
 
 def fit_background(phase: np.ndarray, order: int = 1, mask: np.ndarray | str | None = "auto",
-                   iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
+                   iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares polynomial surface of total degree ``order`` (0 offset, 1 plane, 2-3
     curved) through the background of ``phase`` (radians).
 
     mask: boolean H x W array, True where the pixel is background; ``"auto"`` finds the
     background itself by repeatedly dropping pixels more than 3 robust standard deviations
-    from the current fit (the cells); None uses every pixel.
+    (and at least MIN_OUTLIER_RAD) from the current fit (the cells); None uses every pixel.
     Returns (surface float32 H x W, background mask used)."""
     phase = np.asarray(phase, dtype=np.float32)
     h, w = phase.shape
@@ -66,7 +69,7 @@ def fit_background(phase: np.ndarray, order: int = 1, mask: np.ndarray | str | N
             break
         resid = values - a @ coef
         sigma = _robust_sigma(resid[keep])
-        new_keep = np.abs(resid - np.median(resid[keep])) <= 3.0 * max(sigma, 1e-6)
+        new_keep = np.abs(resid - np.median(resid[keep])) <= max(3.0 * sigma, MIN_OUTLIER_RAD)
         if new_keep.sum() < a.shape[1] * 4 or np.array_equal(new_keep, keep):
             break
         keep = new_keep
@@ -83,7 +86,7 @@ def fit_background(phase: np.ndarray, order: int = 1, mask: np.ndarray | str | N
     if auto:
         resid_full = phase - surface
         sigma = _robust_sigma(resid_full[::step, ::step])
-        used = np.abs(resid_full - np.median(resid_full[::step, ::step])) <= 3.0 * max(sigma, 1e-6)
+        used = np.abs(resid_full - np.median(resid_full[::step, ::step])) <= max(3.0 * sigma, MIN_OUTLIER_RAD)
     elif mask is None:
         used = np.ones((h, w), dtype=bool)
     else:
