@@ -217,3 +217,22 @@ def test_bad_inputs():
         simulate.hologram_batch(np.zeros((2, 1, 64, 64)))
     with pytest.raises(ParameterError, match="carrier"):
         simulate.hologram_batch(torch.zeros(2, 1, 64, 64), carrier=(0.6, 0.0))
+
+
+def test_aberration_and_envelope_are_shared_so_background_division_removes_them():
+    carrier, p = (0.1875, 0.125), bump(height=2.0)
+    s = simulate.hologram(p, carrier=carrier, photons=None, bit_depth=None,
+                          reference_aberration=3.0, illumination_falloff=0.4, seed=2)
+    radius = s.meta["pupil_radius"]
+    bg_field = demodulate(s.background, carrier, radius)
+    obj_field = demodulate(s.hologram, carrier, radius)
+    bg_phase = np.angle(bg_field)
+    assert np.ptp(np.unwrap(np.unwrap(bg_phase, axis=0), axis=1)) > 1.5  # the optics are imperfect...
+    assert s.background[:8, :8].mean() != pytest.approx(s.background[28:36, 28:36].mean(), rel=0.05)
+    ratio = np.angle(obj_field / bg_field)                               # ...and division fixes it
+    assert np.abs(ratio - s.phase).max() < 0.05
+    assert s.meta["reference_aberration_rad"] == 3.0 and s.meta["illumination_falloff"] == 0.4
+    with pytest.raises(ParameterError, match="illumination_falloff"):
+        simulate.hologram(p, illumination_falloff=1.0)
+    with pytest.raises(ParameterError, match="reference_aberration"):
+        simulate.hologram(p, reference_aberration=-1.0)

@@ -66,22 +66,63 @@ def fringe_intensity(field, reference, visibility):
     return (a * field + reference).abs().square() / (1.0 + a * a)
 
 
+def _unit_grid(shape, device):
+    import torch
+
+    h, w = shape[-2:]
+    y = torch.linspace(-1.0, 1.0, h, device=device).reshape(1, 1, h, 1)
+    x = torch.linspace(-1.0, 1.0, w, device=device).reshape(1, 1, 1, w)
+    return y, x
+
+
+def reference_aberration(shape, peak_to_valley_rad, generator, device):
+    """A random low-order wavefront (tilt, defocus, astigmatism) of the given peak-to-valley in
+    radians per sample, ``(n, 1, H, W)``: the imperfect optics both holograms share."""
+    import torch
+
+    n = peak_to_valley_rad.shape[0]
+    y, x = _unit_grid(shape, device)
+    c = _random.randn((n, 5, 1, 1), generator, device)
+    w = c[:, 0:1] * x + c[:, 1:2] * y + c[:, 2:3] * (x * x + y * y) + c[:, 3:4] * (x * x - y * y) \
+        + c[:, 4:5] * (x * y)
+    span = (w.amax(dim=(-2, -1), keepdim=True) - w.amin(dim=(-2, -1), keepdim=True)).clamp_min(1e-12)
+    return w / span * peak_to_valley_rad.to(device).reshape(n, 1, 1, 1)
+
+
+def illumination_envelope(shape, falloff, generator, device):
+    """Intensity envelope of a Gaussian-like beam, 1 at its (randomly offset) centre and
+    ``1 − falloff`` at a distance of one half-diagonal from it, ``(n, 1, H, W)``."""
+    import torch
+
+    n = falloff.shape[0]
+    y, x = _unit_grid(shape, device)
+    c = _random.uniform((n, 2, 1, 1), -0.3, 0.3, generator, device)
+    r2 = ((y - c[:, 0:1]) ** 2 + (x - c[:, 1:2]) ** 2) / 2.0
+    keep = (1.0 - falloff.to(device)).clamp_min(1e-6).reshape(n, 1, 1, 1)
+    return torch.exp(r2 * torch.log(keep))
+
+
 def forward(phase, amplitude, carrier, visibility, pupil_radius, photons, read_noise, bit_depth,
-            generator):
+            generator, aberration=None, envelope=None):
     """Holograms and sample-free backgrounds for a batch.
 
     Tensors, one value per sample: ``phase``/``amplitude`` ``(n, 1, H, W)`` (amplitude may be
     None), ``carrier`` ``(n, 2)``, ``visibility``, ``pupil_radius``, ``photons`` (or None),
-    ``read_noise`` ``(n,)``. Returns ``(hologram, background, phase_band_limited, field)``."""
+    ``read_noise`` ``(n,)``; optional ``aberration`` (reference wavefront, rad) and ``envelope``
+    (intensity), ``(n, 1, H, W)``, shared by hologram and background.
+    Returns ``(hologram, background, phase_band_limited, field)``."""
     import torch
 
     field, phase_bl = band_limit(phase, amplitude, pupil_radius)
     ref = reference_wave(phase.shape, carrier, phase.device)
+    if aberration is not None:
+        ref = ref * torch.polar(torch.ones_like(aberration), aberration)
     full_scale = (1.0 + visibility) * HEADROOM
-    holo = expose(fringe_intensity(field, ref, visibility), photons, read_noise, bit_depth,
+    light = 1.0 if envelope is None else envelope
+    holo = expose(fringe_intensity(field, ref, visibility) * light, photons, read_noise, bit_depth,
                   generator, full_scale)
     empty = torch.ones_like(field)
-    bg = expose(fringe_intensity(empty, ref, visibility), photons, read_noise, bit_depth,
+    bg = expose(fringe_intensity(empty, ref, visibility) * light, photons, read_noise, bit_depth,
                 generator, full_scale)
     return holo, bg, phase_bl, field
 

@@ -112,6 +112,7 @@ def _hologram_args(carrier, visibility, pupil_radius, photons, read_noise, bit_d
 
 def hologram(phase, amplitude=None, *, carrier=(0.2, 0.2), visibility=0.8, pupil_radius=None,
              photons=2000.0, read_noise=2.0, bit_depth=8, seed=0,
+             reference_aberration=0.0, illumination_falloff=0.0,
              wavelength_um=DEFAULT_HOLOGRAM_WAVELENGTH_UM,
              pixel_size_um=DEFAULT_HOLOGRAM_PIXEL_UM) -> HologramSample:
     """Off-axis hologram of ``phase`` (H, W, radians) and optional ``amplitude`` (H, W, >= 0).
@@ -126,12 +127,16 @@ def hologram(phase, amplitude=None, *, carrier=(0.2, 0.2), visibility=0.8, pupil
     do not overlap the 0 order (radius 2ρ). ``photons``: mean photo-electrons per pixel at
     intensity 1 (Poisson shot noise; None = noise-free, read noise ignored too). ``read_noise``
     in electrons rms. ``bit_depth``: ADC bits (full scale just above the brightest fringe), None =
-    float electrons. The background hologram has the same reference and noise model but no object
-    and its own noise draw. ``wavelength_um``/``pixel_size_um`` only go into ``meta`` (with the
+    float electrons. ``reference_aberration``: peak-to-valley (rad) of a random low-order
+    wavefront (tilt, defocus, astigmatism) on the reference; ``illumination_falloff``: fraction
+    of intensity lost towards the field's corners by a Gaussian-like beam (0 = flat). The
+    background hologram has the same reference, aberration, envelope and noise model but no
+    object, and its own noise draw. ``wavelength_um``/``pixel_size_um`` only go into ``meta`` (with the
     pupil's equivalent NA = pupil_radius·λ/pixel size)."""
     import torch
 
-    from .hologram import forward
+    from .hologram import forward, illumination_envelope
+    from .hologram import reference_aberration as reference_aberration_map
 
     ph = chk.image("phase", phase)
     amp = None if amplitude is None else chk.image("amplitude", amplitude, allow_negative=False)
@@ -141,17 +146,23 @@ def hologram(phase, amplitude=None, *, carrier=(0.2, 0.2), visibility=0.8, pupil
                                                                 photons, read_noise, bit_depth)
     wl = chk.number("wavelength_um", wavelength_um, minimum=0.0, strict_min=True, unit="µm")
     px = chk.number("pixel_size_um", pixel_size_um, minimum=0.0, strict_min=True, unit="µm")
+    aber = chk.number("reference_aberration", reference_aberration, minimum=0.0, unit="rad")
+    fall = chk.number("illumination_falloff", illumination_falloff, minimum=0.0, maximum=1.0,
+                      strict_max=True)
     gen = _generator(seed)
     one = lambda v: torch.tensor([v], dtype=torch.float32)  # noqa: E731
+    aberration = reference_aberration_map(ph.shape, one(aber), gen, "cpu") if aber > 0 else None
+    envelope = illumination_envelope(ph.shape, one(fall), gen, "cpu") if fall > 0 else None
     holo, bg, phase_bl, field = forward(
         torch.from_numpy(ph)[None, None], None if amp is None else torch.from_numpy(amp)[None, None],
         torch.tensor([[fy, fx]], dtype=torch.float32), one(vis), one(pupil),
-        None if photons_v is None else one(photons_v), one(rn), bits, gen)
+        None if photons_v is None else one(photons_v), one(rn), bits, gen, aberration, envelope)
     meta = dict(kind="hologram", carrier=(fy, fx), carrier_units="cycles/pixel",
                 sideband_object_fftfreq=(-fy, -fx), sideband_twin_fftfreq=(fy, fx),
                 visibility=vis, pupil_radius=pupil, pupil_units="cycles/pixel",
                 na_equivalent=pupil * wl / px, photons=photons_v, read_noise=rn, bit_depth=bits,
-                seed=int(seed), wavelength_um=wl, pixel_size_um=px,
+                seed=int(seed), reference_aberration_rad=aber, illumination_falloff=fall,
+                wavelength_um=wl, pixel_size_um=px,
                 convention="I ∝ |a·O + R|², O = A·exp(iφ), R = exp(i2π(fy·y + fx·x))")
     return HologramSample(hologram=holo[0, 0].numpy(), background=bg[0, 0].numpy(),
                           phase=phase_bl[0, 0].numpy().astype(np.float32), phase_true=ph,
@@ -173,15 +184,21 @@ def _batch_phase(phase, what="phase"):
 
 def hologram_batch(phase, *, amplitude=None, generator=None, randomize=True, carrier=None,
                    visibility=None, pupil_radius=None, photons=None, read_noise=None, bit_depth=8,
-                   noise=True, return_truth=False):
+                   reference_aberration=None, illumination_falloff=None, noise=True,
+                   return_truth=False):
     """Holograms and backgrounds ``(n, 1, H, W)`` float32 of a phase batch ``(n, 1, H, W)``, on the
     phase's device. With ``randomize=True`` every setting left None is drawn per sample (carrier
     0.1–0.3 cycles/px at any angle, pupil 60–100 % of |carrier|/3, visibility 0.3–0.95,
-    200–20 000 photons, 0–5 e⁻ read noise); with ``randomize=False`` None means
+    200–20 000 photons, 0–5 e⁻ read noise, a 0–4 rad reference aberration, 0–50 % illumination
+    falloff); with ``randomize=False`` None means
     :func:`hologram`'s default. ``noise=False`` leaves out shot and read noise (then
     ``bit_depth=None`` gives the intensity itself, mean 1). ``return_truth=True`` adds the band-limited phase (the target a
     perfect retrieval reaches) as a third output."""
-    from .hologram import forward, random_settings
+    import torch
+
+    from . import _random as r
+    from .hologram import forward, illumination_envelope, random_settings
+    from .hologram import reference_aberration as reference_aberration_map
 
     ph = _batch_phase(phase)
     n, device = ph.shape[0], ph.device
@@ -193,6 +210,8 @@ def hologram_batch(phase, *, amplitude=None, generator=None, randomize=True, car
         visibility = 0.8 if visibility is None else visibility
         photons = 2000.0 if photons is None else photons
         read_noise = 2.0 if read_noise is None else read_noise
+        reference_aberration = 0.0 if reference_aberration is None else reference_aberration
+        illumination_falloff = 0.0 if illumination_falloff is None else illumination_falloff
     if carrier is not None:
         chk.carrier(carrier)
     if visibility is not None:
@@ -208,7 +227,15 @@ def hologram_batch(phase, *, amplitude=None, generator=None, randomize=True, car
     carrier_t, vis, pupil, ph_count, rn = settings
     if not noise:
         ph_count = None
-    holo, bg, phase_bl, _ = forward(ph, amp, carrier_t, vis, pupil, ph_count, rn, bit_depth, generator)
+    aber = (r.uniform((n,), 0.0, 4.0, generator, device) if reference_aberration is None else
+            torch.full((n,), chk.number("reference_aberration", reference_aberration, minimum=0.0), device=device))
+    fall = (r.uniform((n,), 0.0, 0.5, generator, device) if illumination_falloff is None else
+            torch.full((n,), chk.number("illumination_falloff", illumination_falloff, minimum=0.0,
+                                        maximum=1.0, strict_max=True), device=device))
+    aberration = reference_aberration_map(ph.shape, aber, generator, device) if bool((aber > 0).any()) else None
+    envelope = illumination_envelope(ph.shape, fall, generator, device) if bool((fall > 0).any()) else None
+    holo, bg, phase_bl, _ = forward(ph, amp, carrier_t, vis, pupil, ph_count, rn, bit_depth, generator,
+                                    aberration, envelope)
     return (holo, bg, phase_bl) if return_truth else (holo, bg)
 
 
@@ -311,7 +338,7 @@ def sample(kind: str = "hologram", size: int = 256, seed: int = 0) -> dict:
     if kind == "hologram":
         s = hologram(phase, seed=seed)
         return {"measurement": s.hologram, "background": s.background, "phase": s.phase,
-                "meta": dict(s.meta, phantom="mixed", phase_true=s.phase_true)}
+                "meta": dict(s.meta, phantom="mixed")}
     s = rgb_brightfield(phase, seed=seed)
     return {"measurement": s.image, "background": None, "phase": s.phase,
             "meta": dict(s.meta, phantom="mixed")}
