@@ -16,8 +16,7 @@ _ALIASES = {
     "wavelength": ("wavelength_um", "wavelength"),
     "wavelengths": ("wavelengths_um", "wavelengths"),
     "defocus": ("defocus_um", "defocus"),
-    "medium_index": ("medium_index", "index_of_refraction_media"),
-    "na": ("na", "numerical_aperture"),
+    "medium_index": ("medium_index", "n_medium", "index_of_refraction_media"),
 }
 
 

@@ -51,7 +51,7 @@ def spatial_kwargs(source, ndim: int) -> dict[str, Any]:
 
 def _is_wrapped(metadata: dict) -> bool:
     params = metadata.get("parameters", {}) or {}
-    return params.get("unwrap") is False or metadata.get("wrapped") is True
+    return params.get("unwrap") in (False, "none") or metadata.get("wrapped") is True
 
 
 def result_metadata(result: Result, input_name: str | None) -> dict[str, Any]:

@@ -1,0 +1,37 @@
+"""npe2 reader: TIFF/OME-TIFF, NPY/NPZ and qpformat HDF5 via napari_diffpr.io (no torch).
+
+An NPZ with ``data`` and ``bg_data`` opens as a hologram and a background layer (and ``phase``
+as a ground-truth layer); pixel sizes become the layers' scale in µm."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import io
+from .layer_data import image_layer_data
+
+
+def _layer_kind(item: io.Item) -> str:
+    if item.kind != "phase":
+        return item.kind
+    # a phase map we wrote carries its method; a bare one (e.g. an NPZ 'phase') is a reference
+    return "phase" if item.metadata.get("method") else "ground_truth"
+
+
+def read_layers(path) -> list[tuple]:
+    """Read one path (or a list of paths) into napari LayerData tuples. Raises the io module's
+    InputError / FileNotFoundError with a message naming the file and what was expected."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    layers = []
+    for p in paths:
+        for item in io.read(p):
+            layers.append(image_layer_data(item.data, item.name, _layer_kind(item), item.metadata))
+    return layers
+
+
+def napari_get_reader(path):
+    """Return :func:`read_layers` when every path has a suffix we read, else None (napari then
+    asks the next plugin)."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths or not all(io.supported(p) for p in paths):
+        return None
+    return read_layers
