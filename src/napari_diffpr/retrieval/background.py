@@ -32,8 +32,9 @@ def fit_background(phase: np.ndarray, order: int = 1, mask: np.ndarray | str | N
     curved) through the background of ``phase`` (radians).
 
     mask: boolean H x W array, True where the pixel is background; ``"auto"`` finds the
-    background itself by repeatedly dropping pixels more than 3 robust standard deviations
-    (and at least MIN_OUTLIER_RAD) from the current fit (the cells); None uses every pixel.
+    background itself: a first fit through a band along the image border, then repeated
+    fits through every pixel within 3 robust standard deviations (and at least
+    MIN_OUTLIER_RAD) of the previous fit, which leaves the cells out; None uses every pixel.
     Returns (surface float32 H x W, background mask used)."""
     phase = np.asarray(phase, dtype=np.float32)
     h, w = phase.shape
@@ -48,7 +49,13 @@ def fit_background(phase: np.ndarray, order: int = 1, mask: np.ndarray | str | N
     if isinstance(mask, str):
         if mask != "auto":
             raise ParameterError(f"mask must be a boolean array, 'auto' or None; got {mask!r}")
-        keep = np.ones(sub.size, dtype=bool)
+        # Start from a band along the frame: cells usually sit inside the field of view, and a
+        # cell covering most of it would otherwise pull the first fit (and the median) inside.
+        band = max(1, int(round(0.06 * min(sub.shape))))
+        border = np.zeros(sub.shape, dtype=bool)
+        border[:band] = border[-band:] = True
+        border[:, :band] = border[:, -band:] = True
+        keep = border.ravel()
         auto = True
     elif mask is None:
         keep = np.ones(sub.size, dtype=bool)
