@@ -1,0 +1,243 @@
+"""DiffPR inference (seed 000, Algorithm 1), as a generator of progress events.
+
+    stage 1   phi_LR = f_theta(I)                         predictor (reduced U-Net: 1/4 scale)
+    Up        Up(phi_LR): bicubic x4 (torch, align_corners=False) of the radian map
+    corrupt   x_t = alpha(t_corrupt) Up(phi_LR) + sigma(t_corrupt) eps   (prior's network units)
+    refine    reverse diffusion from t_corrupt to clean data with "pc", "ddim" or "dpm++"
+    radians   network_to_phase(x_0) with the prior's stored phase mapping, cropped to H x W
+
+t_corrupt = 0 means no refinement: the result is Up(phi_LR) itself. The same pipeline without
+a prior serves the "unet" / "reduced-unet" methods.
+
+The stage-1 result is kept in the caller's ``cache`` dict (keyed by the predictor, the device
+and a fingerprint of the input), so a re-run that only changes t_corrupt / sampler / steps /
+seed skips stage 1.
+
+Randomness: the corruption noise and the pc sampler's noise come from one CPU
+``torch.Generator`` seeded with ``seed`` (noise drawn on the CPU, then moved), so a seed gives
+the same noise on every device.
+
+Importing this module imports torch; the registry imports it lazily.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Generator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import ParameterError
+from ..result import Progress
+from . import inputs
+from .samplers import SAMPLERS, get_sampler, network_evaluations
+from .schedule import VPSchedule
+
+CACHE_KEY = "diffpr.stage1"
+UPSAMPLING = "bicubic x4 (torch.nn.functional.interpolate, align_corners=False)"
+
+
+@dataclass
+class Stage1:
+    """A stage-1 prediction: ``phase_rad`` (1, 1, h, w) radians at 1/``scale`` of the padded
+    input, ``upsampled_rad`` (1, 1, H', W') at full padded size, ``crop`` the crop info."""
+
+    phase_rad: torch.Tensor
+    upsampled_rad: torch.Tensor
+    crop: dict
+    scale: int
+    seconds: float
+    key: tuple = field(default=())
+
+
+def fingerprint(frame: np.ndarray, background: np.ndarray | None) -> str:
+    """A hash of the input (and background): the cache is reused only for the same data."""
+    h = hashlib.blake2b(digest_size=16)
+    for arr in (frame, background):
+        if arr is None:
+            h.update(b"none")
+            continue
+        a = np.ascontiguousarray(arr)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+def upsample(phase_rad: torch.Tensor, scale: int) -> torch.Tensor:
+    """The pipeline's Up operator: bicubic interpolation by an integer ``scale``."""
+    if scale == 1:
+        return phase_rad
+    return F.interpolate(phase_rad, scale_factor=scale, mode="bicubic", align_corners=False)
+
+
+def _to_numpy(x_rad: torch.Tensor, crop: dict) -> np.ndarray:
+    out = inputs.crop_output(x_rad, crop, scale=1)[0, 0]
+    return out.detach().to("cpu", torch.float32).numpy().copy()
+
+
+def _pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Replicate-pad (bottom/right) so H and W are multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, (h, w)
+
+
+class DiffPRPipeline:
+    """Stage-1 predictor (+ optional diffusion prior) on one device.
+
+    predictor: maps the prepared input (1, C, H', W') to a phase map in its network units,
+        (1, 1, H'/s, W'/s) for an integer s (4 for the reduced U-Net, 1 for the vanilla U-Net).
+    predictor_config: its weight config (input representation and phase mapping).
+    prior: eps-prediction network prior(x, t) with t a float tensor (batch,) of timesteps, or
+        None (then only t_corrupt = 0 is possible).
+    prior_config: its weight config (phase mapping; optional ``schedule`` dict for VPSchedule).
+    modality: "hologram" or "rgb".
+    names: (predictor name, prior name) recorded in the metadata and the cache key.
+    """
+
+    def __init__(self, predictor: torch.nn.Module, predictor_config: dict, *, modality: str,
+                 prior: torch.nn.Module | None = None, prior_config: dict | None = None,
+                 device: torch.device | str = "cpu", names: tuple[str, str | None] = ("predictor", None),
+                 schedule: VPSchedule | None = None):
+        self.predictor = predictor
+        self.predictor_config = dict(predictor_config)
+        self.prior = prior
+        self.prior_config = dict(prior_config or {})
+        self.modality = modality
+        self.device = torch.device(device)
+        self.names = names
+        if schedule is None:
+            schedule = VPSchedule(**self.prior_config.get("schedule", {}))
+        self.schedule = schedule
+
+    # --- stage 1 -----------------------------------------------------------------------------
+    def stage1(self, frame: np.ndarray, background: np.ndarray | None = None,
+               cache: dict | None = None) -> tuple[Stage1, bool]:
+        """The (cached) stage-1 prediction and whether it came from the cache."""
+        key = (self.names[0], str(self.device), self.modality, fingerprint(frame, background))
+        if cache is not None:
+            hit = cache.get(CACHE_KEY)
+            if isinstance(hit, Stage1) and hit.key == key:
+                return hit, True
+        t0 = time.perf_counter()
+        x, crop = inputs.prepare_input(frame, self.modality, background, self.predictor_config)
+        with torch.inference_mode():
+            pred = self.predictor(x.to(self.device))
+            if pred.ndim != 4 or pred.shape[:2] != (1, 1):
+                raise RuntimeError(f"the predictor returned shape {tuple(pred.shape)}; expected (1, 1, h, w)")
+            scale = x.shape[-1] // pred.shape[-1]
+            if scale < 1 or pred.shape[-1] * scale != x.shape[-1] or pred.shape[-2] * scale != x.shape[-2]:
+                raise RuntimeError(f"the predictor output {tuple(pred.shape[-2:])} is not an integer "
+                                   f"fraction of its input {tuple(x.shape[-2:])}")
+            phase = inputs.network_to_phase(pred.float(), self.predictor_config)
+            up = upsample(phase, scale)
+        result = Stage1(phase_rad=phase, upsampled_rad=up, crop=crop, scale=scale,
+                        seconds=time.perf_counter() - t0, key=key)
+        if cache is not None:
+            cache[CACHE_KEY] = result
+        return result, False
+
+    # --- the whole algorithm ------------------------------------------------------------------
+    def run(self, frame: np.ndarray, background: np.ndarray | None = None, *, t_corrupt: int = 0,
+            sampler: str = "dpm++", steps: int = 10, seed: int = 0, cache: dict | None = None,
+            ) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
+        """Yield Progress events (each with a radian preview of the full H x W); return
+        (phase in radians, float32 H x W; a metadata dict)."""
+        if sampler not in SAMPLERS:
+            raise ParameterError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
+        if int(t_corrupt) != t_corrupt or not 0 <= t_corrupt <= self.schedule.t_max:
+            raise ParameterError(f"t_corrupt must be an integer noise level in 0..{self.schedule.t_max}; "
+                                 f"got {t_corrupt!r}")
+        if t_corrupt > 0 and self.prior is None:
+            raise ParameterError("t_corrupt > 0 needs a diffusion prior; this pipeline has none")
+        if int(steps) != steps or steps < 1:
+            raise ParameterError(f"steps must be a whole number >= 1; got {steps!r}")
+        t_corrupt, steps = int(t_corrupt), int(steps)
+
+        s1, cached = self.stage1(frame, background, cache)
+        stage1_preview = _to_numpy(s1.upsampled_rad, s1.crop)
+        yield Progress(stage=f"stage 1: {self.names[0]}" + (" (cached)" if cached else ""),
+                       step=1, total=1, preview=stage1_preview,
+                       message=f"1/{s1.scale}-scale prediction, upsampled {UPSAMPLING.split(' (')[0]}"
+                       if s1.scale > 1 else "full-scale prediction")
+        meta: dict[str, Any] = {
+            "predictor": self.names[0],
+            "stage1_scale": s1.scale,
+            "stage1_cached": cached,
+            "stage1_seconds": 0.0 if cached else s1.seconds,
+            "device": str(self.device),
+        }
+        if s1.scale > 1:
+            meta["upsampling"] = UPSAMPLING
+        if t_corrupt == 0:
+            meta["refinement"] = "none (t_corrupt = 0)"
+            return stage1_preview, meta
+
+        t0 = time.perf_counter()
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        x0 = inputs.phase_to_network(s1.upsampled_rad, self.prior_config)
+        x0, (h, w) = _pad_to(x0, getattr(self.prior, "size_multiple", 1))
+        noise = torch.randn(x0.shape, generator=gen, dtype=x0.dtype).to(self.device)
+        x_t = self.schedule.add_noise(x0, torch.tensor([float(t_corrupt)], device=self.device), noise)
+
+        prior = self.prior
+
+        def eps_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return prior(x, t)
+
+        def to_rad(x: torch.Tensor) -> torch.Tensor:
+            return inputs.network_to_phase(x[..., :h, :w], self.prior_config)
+
+        walk = get_sampler(sampler)(eps_fn, self.schedule, x_t, t_corrupt, steps, generator=gen)
+        stage = f"refinement: {sampler}, t_corrupt={t_corrupt}"
+        try:
+            while True:
+                try:
+                    step, total, x0_hat = next(walk)
+                except StopIteration as stop:
+                    x_final = stop.value
+                    break
+                yield Progress(stage=stage, step=step, total=total,
+                               preview=_to_numpy(to_rad(x0_hat), s1.crop))
+        finally:
+            walk.close()  # a cancelled run stops the sampler at once
+        phase = _to_numpy(to_rad(x_final), s1.crop)
+        alpha, sigma, _ = self.schedule.coefficients(t_corrupt)
+        meta.update({
+            "prior": self.names[1],
+            "refinement": "reverse diffusion from Up(stage 1) noised to t_corrupt",
+            "t_corrupt": t_corrupt,
+            "alpha_t_corrupt": alpha,
+            "sigma_t_corrupt": sigma,
+            "sampler": sampler,
+            "steps": steps,
+            "network_evaluations": network_evaluations(sampler, steps),
+            "seed": int(seed),
+            "refine_seconds": time.perf_counter() - t0,
+            "schedule": self.schedule.config(),
+        })
+        return phase, meta
+
+
+def load_pipeline(modality: str, predictor: str, device: str = "auto", with_prior: bool = True
+                  ) -> DiffPRPipeline:
+    """A pipeline from the shipped weights: ``predictor`` is "unet" or "reduced-unet";
+    the prior is chosen per modality by models.weights.prior_name."""
+    from ..device import resolve_device
+    from .weights import load_model, prior_name
+
+    dev = resolve_device(device)
+    pred_name = f"{predictor}-{modality}"
+    pred, pred_cfg = load_model(pred_name, dev)
+    prior = prior_cfg = pname = None
+    if with_prior:
+        pname = prior_name(modality)
+        prior, prior_cfg = load_model(pname, dev)
+    return DiffPRPipeline(pred, pred_cfg, modality=modality, prior=prior, prior_config=prior_cfg,
+                          device=dev, names=(pred_name, pname))
+

@@ -1,0 +1,242 @@
+"""DiffPR pipeline (Algorithm 1) with tiny randomly initialised networks: shapes, radians,
+stage-1 cache, t_corrupt = 0, seeds, cancel. No trained weights needed."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_diffpr.errors import ParameterError  # noqa: E402
+from napari_diffpr.models import inputs  # noqa: E402
+from napari_diffpr.models.pipeline import CACHE_KEY, DiffPRPipeline, upsample  # noqa: E402
+from napari_diffpr.models.prior import DiffusionUNet  # noqa: E402
+from napari_diffpr.models.schedule import VPSchedule  # noqa: E402
+from napari_diffpr.models.unet import ReducedUNet, VanillaUNet  # noqa: E402
+
+H, W = 40, 52   # not multiples of 16: exercises padding and cropping
+PRED_CFG = {"phase_scale_rad": 3.0, "phase_offset_rad": 0.0}
+PRIOR_CFG = {"phase_scale_rad": 2.0, "phase_offset_rad": 0.5}   # a different mapping on purpose
+
+
+def rgb_frame(seed=0):
+    rng = np.random.default_rng(seed)
+    return (1.0 + 0.05 * rng.standard_normal((H, W, 3))).astype(np.float32)
+
+
+def hologram_frame(seed=0):
+    y, x = np.mgrid[:H, :W]
+    rng = np.random.default_rng(seed)
+    phase = 1.5 * np.exp(-((y - 20) ** 2 + (x - 26) ** 2) / 60.0)
+    holo = 1 + 0.8 * np.cos(2 * np.pi * (0.22 * x + 0.13 * y) + phase) + 0.01 * rng.standard_normal((H, W))
+    return holo.astype(np.float32)
+
+
+class Counting(torch.nn.Module):
+    """Wraps a module and counts its calls."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.calls = 0
+
+    def forward(self, *args):
+        self.calls += 1
+        return self.inner(*args)
+
+    @property
+    def size_multiple(self):
+        return getattr(self.inner, "size_multiple", 1)
+
+
+class GaussianPrior(torch.nn.Module):
+    """The optimal eps for data = ``target`` + N(0, s^2) noise per pixel (network units)."""
+
+    def __init__(self, target, s=1e-3, schedule=None):
+        super().__init__()
+        self.target, self.s = target, s
+        self.schedule = schedule or VPSchedule()
+        self.calls = 0
+
+    def forward(self, x, t):
+        self.calls += 1
+        a = self.schedule.alpha(t.double()).to(x.dtype).view(-1, 1, 1, 1)
+        sg = self.schedule.sigma(t.double()).to(x.dtype).view(-1, 1, 1, 1)
+        return sg * (x - a * self.target) / (a * a * self.s ** 2 + sg * sg)
+
+
+class ConstantPredictor(torch.nn.Module):
+    """Outputs ``value`` (network units) at 1/``scale`` of its input."""
+
+    def __init__(self, value, scale=4):
+        super().__init__()
+        self.value, self.scale = value, scale
+
+    def forward(self, x):
+        return torch.full((1, 1, x.shape[-2] // self.scale, x.shape[-1] // self.scale), self.value)
+
+
+def tiny_prior(seed=0):
+    torch.manual_seed(seed)
+    prior = DiffusionUNet(channels=1, base_channels=8, channel_mults=(1, 2))
+    torch.nn.init.normal_(prior.out_conv.weight, std=0.05)  # zero-initialised otherwise
+    return prior.eval()
+
+
+def tiny_reduced(seed=0):
+    torch.manual_seed(seed)
+    return ReducedUNet(3, 1, base_channels=4).eval()
+
+
+def drain(gen):
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            return stop.value, events
+
+
+@pytest.fixture()
+def pipe():
+    return DiffPRPipeline(Counting(tiny_reduced()), PRED_CFG, modality="rgb",
+                          prior=Counting(tiny_prior()), prior_config=PRIOR_CFG, names=("tiny-reduced", "tiny-prior"))
+
+
+def test_stage1_is_quarter_scale_and_the_result_full_size_radians(pipe):
+    frame = rgb_frame()
+    s1, cached = pipe.stage1(frame)
+    assert not cached and s1.scale == 4
+    padded = (math.ceil(H / 16) * 16, math.ceil(W / 16) * 16)
+    assert tuple(s1.phase_rad.shape) == (1, 1, padded[0] // 4, padded[1] // 4)
+    assert tuple(s1.upsampled_rad.shape) == (1, 1) + padded
+    (phase, meta), events = drain(pipe.run(frame, t_corrupt=50, sampler="dpm++", steps=3, seed=1))
+    assert phase.shape == (H, W) and phase.dtype == np.float32 and np.isfinite(phase).all()
+    assert [e.stage.split(":")[0] for e in events] == ["stage 1"] + ["refinement"] * 3
+    assert all(e.preview.shape == (H, W) and e.preview.dtype == np.float32 for e in events)
+    assert meta["stage1_scale"] == 4 and meta["t_corrupt"] == 50 and meta["network_evaluations"] == 3
+    assert "bicubic" in meta["upsampling"]
+
+
+def test_vanilla_unet_stage1_is_full_scale():
+    torch.manual_seed(0)
+    p = DiffPRPipeline(VanillaUNet(3, 1, base_channels=4).eval(), PRED_CFG, modality="rgb")
+    (phase, meta), events = drain(p.run(rgb_frame(), t_corrupt=0))
+    assert meta["stage1_scale"] == 1 and phase.shape == (H, W) and len(events) == 1
+
+
+def test_outputs_are_radians_through_both_phase_mappings():
+    """Stage 1 in the predictor's units -> radians -> the prior's units -> radians."""
+    value = 0.7                                      # predictor units
+    rad = value * PRED_CFG["phase_scale_rad"]        # 2.1 rad
+    target = (rad - PRIOR_CFG["phase_offset_rad"]) / PRIOR_CFG["phase_scale_rad"]   # prior units
+    prior = GaussianPrior(target)
+    p = DiffPRPipeline(ConstantPredictor(value), PRED_CFG, modality="rgb", prior=prior, prior_config=PRIOR_CFG)
+    (phase0, _), _ = drain(p.run(rgb_frame(), t_corrupt=0))
+    np.testing.assert_allclose(phase0, rad, atol=1e-5)
+    for sampler, steps in (("ddim", 10), ("dpm++", 10), ("pc", 30)):
+        (phase, _), _ = drain(p.run(rgb_frame(), t_corrupt=400, sampler=sampler, steps=steps, seed=3))
+        # the prior's data is rad +- 1e-3 units; a unit or offset mix-up would be off by >= 0.5 rad
+        np.testing.assert_allclose(phase, rad, atol=0.02)
+
+
+def test_t_corrupt_zero_returns_the_upsampled_stage1_and_skips_the_prior(pipe):
+    frame = rgb_frame()
+    (phase, meta), events = drain(pipe.run(frame, t_corrupt=0, sampler="pc", steps=50))
+    s1, _ = pipe.stage1(frame)
+    expected = torch.nn.functional.interpolate(s1.phase_rad, scale_factor=4, mode="bicubic",
+                                               align_corners=False)[0, 0, :H, :W].numpy()
+    np.testing.assert_allclose(phase, expected, rtol=1e-6, atol=1e-6)
+    assert pipe.prior.calls == 0 and len(events) == 1 and meta["refinement"].startswith("none")
+
+
+def test_refine_only_rerun_reuses_stage1_from_the_cache(pipe):
+    frame = rgb_frame()
+    cache: dict = {}
+    (first, m1), _ = drain(pipe.run(frame, t_corrupt=30, steps=2, seed=0, cache=cache))
+    assert pipe.predictor.calls == 1 and CACHE_KEY in cache and m1["stage1_cached"] is False
+    for kwargs in ({"t_corrupt": 200}, {"sampler": "pc"}, {"steps": 4}, {"seed": 9}, {"t_corrupt": 0}):
+        (_, meta), events = drain(pipe.run(frame, cache=cache, **{"t_corrupt": 30, "steps": 2, **kwargs}))
+        assert meta["stage1_cached"] is True and "cached" in events[0].stage
+    assert pipe.predictor.calls == 1
+    # a different input (or background) invalidates the cache
+    drain(pipe.run(rgb_frame(seed=1), t_corrupt=30, steps=2, cache=cache))
+    assert pipe.predictor.calls == 2
+
+
+def test_hologram_with_background_runs_and_keys_the_cache_on_the_background():
+    p = DiffPRPipeline(Counting(tiny_reduced()), PRED_CFG, modality="hologram",
+                       prior=tiny_prior(), prior_config=PRIOR_CFG)
+    holo, bg = hologram_frame(0), hologram_frame(1)
+    keep = holo.copy(), bg.copy()
+    cache: dict = {}
+    (phase, _), _ = drain(p.run(holo, bg, t_corrupt=20, steps=2, cache=cache))
+    assert phase.shape == (H, W) and np.isfinite(phase).all()
+    np.testing.assert_array_equal(holo, keep[0])
+    np.testing.assert_array_equal(bg, keep[1])
+    drain(p.run(holo, None, t_corrupt=20, steps=2, cache=cache))
+    assert p.predictor.calls == 2
+
+
+@pytest.mark.parametrize("sampler", ["pc", "ddim", "dpm++"])
+def test_same_seed_same_result_different_seed_different(pipe, sampler):
+    frame = rgb_frame()
+    keep = frame.copy()
+
+    def run(seed):
+        return drain(pipe.run(frame, t_corrupt=300, sampler=sampler, steps=3, seed=seed))[0][0]
+
+    a, b, c = run(4), run(4), run(5)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)  # the corruption noise differs for every sampler
+    np.testing.assert_array_equal(frame, keep)
+
+
+def test_closing_mid_refinement_stops_the_prior(pipe):
+    gen = pipe.run(rgb_frame(), t_corrupt=500, sampler="ddim", steps=20)
+    next(gen)            # stage 1
+    next(gen)            # refinement step 1
+    next(gen)            # refinement step 2
+    calls = pipe.prior.calls
+    gen.close()
+    assert calls == 2 and pipe.prior.calls == calls
+
+
+def test_preview_is_the_x0_estimate_in_radians():
+    value, rad = 0.5, 1.5
+    target = (rad - PRIOR_CFG["phase_offset_rad"]) / PRIOR_CFG["phase_scale_rad"]
+    p = DiffPRPipeline(ConstantPredictor(value), PRED_CFG, modality="rgb", prior=GaussianPrior(target),
+                       prior_config=PRIOR_CFG)
+    _, events = drain(p.run(rgb_frame(), t_corrupt=300, sampler="dpm++", steps=5))
+    # with the exact prior every x0 estimate is already close to the data (in radians)
+    for e in events:
+        assert abs(float(np.median(e.preview)) - rad) < 0.05
+
+
+def test_parameter_errors(pipe):
+    with pytest.raises(ParameterError, match="sampler"):
+        next(pipe.run(rgb_frame(), t_corrupt=10, sampler="euler"))
+    with pytest.raises(ParameterError, match="t_corrupt"):
+        next(pipe.run(rgb_frame(), t_corrupt=1000))
+    with pytest.raises(ParameterError, match="steps"):
+        next(pipe.run(rgb_frame(), t_corrupt=10, steps=0))
+    no_prior = DiffPRPipeline(tiny_reduced(), PRED_CFG, modality="rgb")
+    with pytest.raises(ParameterError, match="prior"):
+        next(no_prior.run(rgb_frame(), t_corrupt=10))
+
+
+def test_upsample_is_bicubic_x4():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    up = upsample(x, 4)
+    assert up.shape == (1, 1, 16, 16)
+    assert torch.allclose(up, torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic",
+                                                              align_corners=False))
+    assert upsample(x, 1) is x
+
+
+def test_prepare_input_contract_used_by_the_pipeline():
+    x, crop = inputs.prepare_input(rgb_frame(), "rgb", None, PRED_CFG)
+    assert x.shape[-2] % 16 == 0 and x.shape[-1] % 16 == 0
+    assert inputs.crop_output(x, crop).shape[-2:] == (H, W)
