@@ -19,7 +19,8 @@ from .propagation import frequency_grid
 
 SPECTRUM_UM = (0.4, 0.7)
 CHANNEL_SIGMA_UM = 0.05  # std of each channel's Gaussian response (≈120 nm FWHM, a Bayer filter)
-NEGLIGIBLE_WEIGHT = 1e-3  # wavelengths that no channel sees above this are skipped
+NEGLIGIBLE_WEIGHT = 1e-2  # (channel, wavelength) pairs below this fraction of the channel's
+                          # peak response are skipped (the rest renormalised): ~20 % fewer FFTs
 
 
 def spectral_weights(wavelengths, n_wavelengths, sigma_um=CHANNEL_SIGMA_UM):
@@ -62,9 +63,8 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
     n, _, h, w = phase.shape
     device = phase.device
     lam, weights = spectral_weights(wavelengths, n_wavelengths, channel_sigma_um)
-    keep = weights.max(dim=0).values > NEGLIGIBLE_WEIGHT * weights.max()
-    lam, weights = lam[keep], weights[:, keep]
-    weights = weights / weights.sum(dim=1, keepdim=True)
+    weights = torch.where(weights > NEGLIGIBLE_WEIGHT * weights.amax(dim=1, keepdim=True), weights, 0.0)
+    weights = (weights / weights.sum(dim=1, keepdim=True)).to(torch.float32)
 
     opd = phase * (reference_wavelength / (2 * math.pi))  # µm, (n, 1, H, W)
     fy, fx = frequency_grid((h, w), pixel_size_um, device=device)
@@ -72,16 +72,21 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
     z = defocus_um.to(device=device, dtype=torch.float32).reshape(-1, 3, 1, 1)
     image = torch.zeros((n, 3, h, w), device=device)
     for k in range(lam.numel()):
+        chans = torch.nonzero(weights[:, k]).flatten()  # the channels that see this wavelength
+        if chans.numel() == 0:
+            continue
         lk = float(lam[k])
         spectrum = torch.fft.fft2(torch.polar(torch.ones_like(opd), opd * (2 * math.pi / lk)))
         kn = n_medium / lk
         # defocus phase without the common piston 2π z n/λ (irrelevant for intensity)
         kz_rel = torch.sqrt(torch.clamp(kn * kn - f2, min=0.0)) - kn
         passband = (f2 <= (na_detection / lk) ** 2).to(torch.float32)
-        tf = torch.polar(passband.expand(z.shape[0], 3, h, w), 2 * math.pi * z * kz_rel)
-        field = torch.view_as_real(torch.fft.ifft2(spectrum * tf))
-        intensity = field.square().sum(dim=-1)
-        image = image + weights[:, k].to(device=device, dtype=torch.float32).reshape(1, 3, 1, 1) * intensity
+        zc = z[:, chans.to(device)]
+        tf = torch.polar(passband.expand(zc.shape[0], zc.shape[1], h, w), 2 * math.pi * zc * kz_rel)
+        field = torch.fft.ifft2(spectrum * tf)
+        intensity = field.real * field.real + field.imag * field.imag
+        wk = weights[chans, k].to(device).reshape(1, -1, 1, 1)
+        image.index_add_(1, chans.to(device), wk * intensity)
 
     otf = source_blur_otf((h, w), pixel_size_um, z.reshape(-1, 3).expand(n, 3), na_illumination.to(device), n_medium, device)
     image = torch.fft.irfft2(torch.fft.rfft2(image) * otf, s=(h, w))

@@ -33,37 +33,48 @@ def object_weight(visibility):
     return (1.0 - torch.sqrt(1.0 - v * v)) / v
 
 
-def band_limit(phase, amplitude, pupil_radius):
+def band_limit(phase, amplitude, pupil_radius, *, with_phase=True):
     """Object field ``A·exp(iφ)`` low-passed by a disk of ``pupil_radius`` cycles/px (per sample).
-    Returns the field and its unwrapped phase (``φ`` plus the small change the low-pass made)."""
+    Returns the field and (if ``with_phase``) its unwrapped phase: ``φ`` plus the change the
+    low-pass made, measured relative to ``φ`` so that no unwrapping is needed."""
     import torch
 
-    field = torch.polar(amplitude, phase) if amplitude is not None else torch.polar(torch.ones_like(phase), phase)
+    unit = torch.polar(torch.ones_like(phase), phase)
+    field = unit if amplitude is None else unit * amplitude
     mask = disk_band_limit(phase.shape, pupil_radius, device=phase.device).reshape(
         phase.shape[0], 1, *phase.shape[-2:])
     field_bl = torch.fft.ifft2(torch.fft.fft2(field) * mask)
-    # unwrapped: the low-pass changes φ by far less than π, so measure the change relative to φ
-    phase_bl = phase + torch.angle(field_bl * torch.polar(torch.ones_like(phase), -phase))
-    return field_bl, phase_bl
+    if not with_phase:
+        return field_bl, None
+    return field_bl, phase + torch.angle(field_bl * unit.conj())
 
 
-def reference_wave(shape, carrier, device):
-    """``R = exp(i 2π (fy y + fx x))`` per sample, ``carrier`` a ``(n, 2)`` tensor (fy, fx)."""
+def reference_wave(shape, carrier, device, aberration=None):
+    """``R = exp(i (2π (fy y + fx x) + w))`` per sample, ``carrier`` a ``(n, 2)`` tensor (fy, fx)
+    and ``w`` an optional ``(n, 1, H, W)`` wavefront error in radians."""
     import torch
 
     h, w = shape[-2:]
-    y = torch.arange(h, device=device, dtype=torch.float64).reshape(1, 1, h, 1)
-    x = torch.arange(w, device=device, dtype=torch.float64).reshape(1, 1, 1, w)
     c = carrier.to(device=device, dtype=torch.float64)
-    arg = 2 * math.pi * (c[:, 0].reshape(-1, 1, 1, 1) * y + c[:, 1].reshape(-1, 1, 1, 1) * x)
-    arg = torch.remainder(arg, 2 * math.pi)  # keep float32 precise on large frames
-    return torch.polar(torch.ones_like(arg), arg).to(torch.complex64)
+    # separable: exp(i2π fy y)·exp(i2π fx x); float64 and mod 2π keep large frames exact
+    ay = torch.remainder(2 * math.pi * c[:, 0, None] * torch.arange(h, device=device, dtype=torch.float64), 2 * math.pi)
+    ax = torch.remainder(2 * math.pi * c[:, 1, None] * torch.arange(w, device=device, dtype=torch.float64), 2 * math.pi)
+    ry = torch.polar(torch.ones_like(ay), ay).to(torch.complex64).reshape(-1, 1, h, 1)
+    rx = torch.polar(torch.ones_like(ax), ax).to(torch.complex64).reshape(-1, 1, 1, w)
+    ref = ry * rx
+    if aberration is not None:
+        ref = ref * torch.polar(torch.ones_like(aberration), aberration)
+    return ref
 
 
 def fringe_intensity(field, reference, visibility):
-    """``|a·O + R|² / (1 + a²)``: mean 1 on the empty field."""
-    a = object_weight(visibility).to(field.real).reshape(-1, 1, 1, 1)
-    return (a * field + reference).abs().square() / (1.0 + a * a)
+    """``|a·O + R|² / (1 + a²)``: mean 1 on the empty field. ``field`` None means no object
+    (``O = 1``), computed as ``1 + V·Re(R)``."""
+    a = object_weight(visibility).to(reference.real).reshape(-1, 1, 1, 1)
+    if field is None:
+        return 1.0 + (2.0 * a / (1.0 + a * a)) * reference.real
+    u = a * field + reference
+    return (u.real * u.real + u.imag * u.imag) / (1.0 + a * a)
 
 
 def _unit_grid(shape, device):
@@ -103,27 +114,25 @@ def illumination_envelope(shape, falloff, generator, device):
 
 
 def forward(phase, amplitude, carrier, visibility, pupil_radius, photons, read_noise, bit_depth,
-            generator, aberration=None, envelope=None):
+            generator, aberration=None, envelope=None, with_truth=True):
     """Holograms and sample-free backgrounds for a batch.
 
     Tensors, one value per sample: ``phase``/``amplitude`` ``(n, 1, H, W)`` (amplitude may be
     None), ``carrier`` ``(n, 2)``, ``visibility``, ``pupil_radius``, ``photons`` (or None),
     ``read_noise`` ``(n,)``; optional ``aberration`` (reference wavefront, rad) and ``envelope``
     (intensity), ``(n, 1, H, W)``, shared by hologram and background.
-    Returns ``(hologram, background, phase_band_limited, field)``."""
-    import torch
+    Returns ``(hologram, background, phase_band_limited, field)`` (the phase is None unless
+    ``with_truth``)."""
 
-    field, phase_bl = band_limit(phase, amplitude, pupil_radius)
-    ref = reference_wave(phase.shape, carrier, phase.device)
-    if aberration is not None:
-        ref = ref * torch.polar(torch.ones_like(aberration), aberration)
+    field, phase_bl = band_limit(phase, amplitude, pupil_radius, with_phase=with_truth)
+    ref = reference_wave(phase.shape, carrier, phase.device, aberration)
     full_scale = (1.0 + visibility) * HEADROOM
-    light = 1.0 if envelope is None else envelope
-    holo = expose(fringe_intensity(field, ref, visibility) * light, photons, read_noise, bit_depth,
-                  generator, full_scale)
-    empty = torch.ones_like(field)
-    bg = expose(fringe_intensity(empty, ref, visibility) * light, photons, read_noise, bit_depth,
-                generator, full_scale)
+    holo = fringe_intensity(field, ref, visibility)
+    bg = fringe_intensity(None, ref, visibility)
+    if envelope is not None:
+        holo, bg = holo * envelope, bg * envelope
+    holo = expose(holo, photons, read_noise, bit_depth, generator, full_scale)
+    bg = expose(bg, photons, read_noise, bit_depth, generator, full_scale)
     return holo, bg, phase_bl, field
 
 

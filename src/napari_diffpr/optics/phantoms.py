@@ -198,7 +198,7 @@ def render(n: int, shape, kinds, generator=None, device="cpu", max_phase=None):
     nharm_amp = prm[..., _P["nuc_harm"], None] * (0.5 + 0.5 * geo[..., 16 + 2 * _N_HARM:16 + 3 * _N_HARM])
     nharm_phase = 2 * math.pi * geo[..., 16 + 3 * _N_HARM:16 + 4 * _N_HARM]
     # the farthest a cell reaches from its centre, in pixels
-    reach = radius_all * aspect_all.sqrt() * torch.minimum(1.0 + harm_amp.sum(-1), torch.tensor(_MAX_WOBBLE)) + 2.0
+    reach = radius_all * aspect_all.sqrt() * (1.0 + harm_amp.sum(-1)).clamp_max(_MAX_WOBBLE) + 2.0
     reach = torch.where(active, reach, torch.zeros_like(reach))
 
     fine = _band_noise(n, h, w, 3.5, generator, device).flatten(1)     # granules, speckle

@@ -235,7 +235,7 @@ def hologram_batch(phase, *, amplitude=None, generator=None, randomize=True, car
     aberration = reference_aberration_map(ph.shape, aber, generator, device) if bool((aber > 0).any()) else None
     envelope = illumination_envelope(ph.shape, fall, generator, device) if bool((fall > 0).any()) else None
     holo, bg, phase_bl, _ = forward(ph, amp, carrier_t, vis, pupil, ph_count, rn, bit_depth, generator,
-                                    aberration, envelope)
+                                    aberration, envelope, with_truth=return_truth)
     return (holo, bg, phase_bl) if return_truth else (holo, bg)
 
 
