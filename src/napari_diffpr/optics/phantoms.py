@@ -200,6 +200,16 @@ def render(n: int, shape, kinds, generator=None, device="cpu", max_phase=None):
     # the farthest a cell reaches from its centre, in pixels
     reach = radius_all * aspect_all.sqrt() * (1.0 + harm_amp.sum(-1)).clamp_max(_MAX_WOBBLE) + 2.0
     reach = torch.where(active, reach, torch.zeros_like(reach))
+    # largest cell of every image first: each slot's window (the batch-wide largest reach in that
+    # slot) then fits its cells tightly, and empty trailing slots are skipped
+    order = torch.argsort(reach, dim=1, descending=True)
+
+    def by_size(t):
+        idx = order.reshape(*order.shape, *([1] * (t.ndim - 2))).expand_as(t)
+        return t.gather(1, idx)
+
+    prm, geo, cy, cx, theta, active, reach = (by_size(t) for t in (prm, geo, cy, cx, theta, active, reach))
+    harm_amp, harm_phase, nharm_amp, nharm_phase = (by_size(t) for t in (harm_amp, harm_phase, nharm_amp, nharm_phase))
 
     fine = _band_noise(n, h, w, 3.5, generator, device).flatten(1)     # granules, speckle
     coarse = _band_noise(n, h, w, 8.0, generator, device).flatten(1)   # cytoplasm/chromatin mottling
@@ -234,7 +244,6 @@ def render(n: int, shape, kinds, generator=None, device="cpu", max_phase=None):
                                               harm_amp[:, j], harm_phase[:, j])
         rho = rho_r / radius
         depth_px = (1.0 - rho) * radius * wobble  # distance inside the membrane, ~pixels
-        inside = (rho < 1.0).float()
         edge = depth_px.clamp(0.0, 1.0)  # one-pixel soft edge against aliasing
 
         body = col("body_h") * torch.clamp(1.0 - rho * rho, min=0.0) ** col("body_p")
@@ -265,7 +274,7 @@ def render(n: int, shape, kinds, generator=None, device="cpu", max_phase=None):
                                                           + 2 * math.pi * g(12))) \
             * torch.exp(-depth_px.clamp_min(0.0) / (0.25 * radius))
 
-        cell = torch.relu(cyto + nucleus + ridge + ruffle) * edge * inside
+        cell = torch.relu(cyto + nucleus + ridge + ruffle) * edge  # edge is 0 outside the cell
         cell = cell * col("height") * active[:, j].float().reshape(n, 1, 1)
         canvas.scatter_reduce_(1, idx, cell.flatten(1), reduce="amax")
 
