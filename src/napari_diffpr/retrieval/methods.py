@@ -136,7 +136,7 @@ TIE_PARAMS = (
                "sample along the light. At least two must differ."),
     Param("pixel_size", "float", 0.2, unit="µm", minimum=1e-3, maximum=100.0,
           help="Camera pixel size in the sample plane (camera pixel / magnification)."),
-    Param("regularization", "float", 0.1, minimum=0.0, maximum=1e6,
+    Param("regularization", "float", 1.0, minimum=0.0, maximum=1e6,
           help="Suppresses slow, cloudy background errors (the TIE's weak point). 0 = none; "
                "1 halves the coarsest detail of the field of view; raise it if the background "
                "is uneven, lower it to keep large smooth cells."),
@@ -152,7 +152,7 @@ TIE_PARAMS = (
 
 
 def run_tie(data, *, background=None, cache=None, wavelengths=DEFAULT_WAVELENGTHS_UM,
-            defocus=(-1.5, 0.0, 1.5), pixel_size=0.2, regularization=0.1, boundary="neumann",
+            defocus=(-1.5, 0.0, 1.5), pixel_size=0.2, regularization=1.0, boundary="neumann",
             reference_wavelength=None, medium_index=1.33):
     """Chromatic RGB brightfield image (H x W x 3) -> phase (radians)."""
     t0 = time.perf_counter()

@@ -93,7 +93,7 @@ def solve_poisson(rhs: np.ndarray, pixel_size_um: float, regularization: float,
     return -idctn(dctn(rhs) * _tikhonov_inverse(q, alpha))
 
 
-def tie_opd(stack, defocus_um, pixel_size_um: float, *, regularization: float = 0.1,
+def tie_opd(stack, defocus_um, pixel_size_um: float, *, regularization: float = 1.0,
             boundary: str = "neumann", medium_index: float = 1.0) -> np.ndarray:
     """Optical path difference (µm, float64 H x W, median 0) from a focus stack
     (planes x H x W intensities) taken at ``defocus_um`` (one value per plane, µm; positive
@@ -115,7 +115,7 @@ def tie_opd(stack, defocus_um, pixel_size_um: float, *, regularization: float = 
 
 
 def tie_phase(stack, defocus_um, wavelengths_um, pixel_size_um: float, *,
-              reference_wavelength_um: float | None = None, regularization: float = 0.1,
+              reference_wavelength_um: float | None = None, regularization: float = 1.0,
               boundary: str = "neumann", medium_index: float = 1.0) -> np.ndarray:
     """Phase (radians, float32 H x W, median 0) at ``reference_wavelength_um`` (default: the
     wavelength of the middle plane) from a focus stack with per-plane defocus and
@@ -134,7 +134,7 @@ def tie_phase(stack, defocus_um, wavelengths_um, pixel_size_um: float, *,
 
 def rgb_tie(rgb, *, wavelengths_um=DEFAULT_WAVELENGTHS_UM, defocus_um=(-1.5, 0.0, 1.5),
             pixel_size_um: float = 0.2, reference_wavelength_um: float | None = None,
-            regularization: float = 0.1, boundary: str = "neumann",
+            regularization: float = 1.0, boundary: str = "neumann",
             medium_index: float = 1.0) -> np.ndarray:
     """Phase (radians at the green channel's wavelength unless ``reference_wavelength_um``)
     from one chromatic RGB brightfield image (H x W x 3, R, G, B last)."""
