@@ -19,8 +19,9 @@ ERROR_SUFFIX = " abs. error"
 
 
 def format_metrics(name: str, reference: str, m: dict[str, float]) -> str:
-    return (f"{name} vs {reference}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, "
-            f"MAE {m['mae']:.4f}, HF error {m['hf_error']:.3f}")
+    # two short lines: the canvas is often narrow with three docks open
+    return (f"{name} vs {reference}\n"
+            f"PSNR {m['psnr']:.2f} dB | SSIM {m['ssim']:.3f} | MAE {m['mae']:.4f} | HF {m['hf_error']:.3f}")
 
 
 class MetricsWidget(Container):

@@ -14,6 +14,8 @@ def text_overlay(viewer):
 def show_text(viewer, text: str) -> None:
     overlay = text_overlay(viewer)
     overlay.text = text
+    if hasattr(overlay, "position"):
+        overlay.position = "top_left"  # the colorbar sits top right
     overlay.visible = bool(text)
 
 

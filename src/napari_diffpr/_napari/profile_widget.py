@@ -125,7 +125,7 @@ class ProfileWidget(Container):
     def _edge_width(self) -> float:
         names = list(self._layers.value) or list(self._layers.choices)
         scale = float(self._viewer.layers[names[0]].scale[-1]) if names else 1.0
-        return 2 * scale
+        return scale  # one pixel of the image: visible without hiding what it measures
 
     def line_world(self):
         """(start, end) of the line in world coordinates (last two dims), or None."""

@@ -1,0 +1,51 @@
+"""The demo and one screenshot of the whole window with the three docks (the only test that
+catches a black canvas), saved for the README."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "screenshot.png"
+
+
+def test_demo_window_screenshot(make_napari_viewer, qtbot):
+    from napari_diffpr._napari.demo import build_demo
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window.resize(1700, 1150)
+    docks = build_demo(viewer, size=128)
+    assert "hologram [fourier]" in viewer.layers
+    assert {"Reconstruct", "Line profile", "Metrics"} <= {
+        name.split(" (")[0] for name in viewer.window.dock_widgets}
+    assert docks["metrics"].results["hologram [fourier]"]["psnr"] > 20
+    assert len(docks["profile"].profiles) == 2
+    qtbot.wait(300)  # let the main window lay the docks out before grabbing it
+    viewer.reset_view()
+    qtbot.wait(100)
+    canvas = viewer.screenshot(canvas_only=True, flash=False)
+    assert canvas.std() > 0, "the canvas rendered blank"
+    window = viewer.window.screenshot(canvas_only=False, flash=False)  # main window with docks
+    assert window.shape[0] > canvas.shape[0] or window.shape[1] > canvas.shape[1]
+    assert window[..., :3].std() > 0
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    from skimage.io import imsave
+
+    imsave(SCREENSHOT, window, check_contrast=False)
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_run_demo_without_event_loop():
+    import napari
+
+    from napari_diffpr._napari.demo import run_demo
+
+    assert run_demo(block=False, size=64) is None
+    viewer = napari.current_viewer()
+    try:
+        assert "hologram [fourier]" in viewer.layers
+        assert len(viewer.window.dock_widgets) == 3
+    finally:
+        viewer.close()
