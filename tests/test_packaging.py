@@ -134,3 +134,31 @@ assert dp.Result.__name__ == "Result" and dp.Progress.__name__ == "Progress"
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_napari_readers_open_files_without_torch(tmp_path):
+    from npe2 import PluginManifest
+
+    if not PluginManifest.from_file(SRC / "napari.yaml").contributions.readers:
+        pytest.skip("the manifest declares no readers yet")
+    import numpy as np
+
+    from napari_diffpr import io
+
+    y, x = np.mgrid[:48, :48]
+    holo = (1 + np.cos(2 * np.pi * 0.2 * (x + y))).astype(np.float32)
+    io.write_npz(tmp_path / "h.npz", holo, background=holo, metadata={"pixel_size_um": 0.25})
+    code = f"""
+import sys
+from npe2 import PluginManager
+from npe2.io_utils import read
+PluginManager.instance().discover()
+layers = read([{str(tmp_path / "h.npz")!r}], plugin_name="napari-diffpr", stack=False)
+assert len(layers) == 2, [l[1].get("name") for l in layers]      # hologram + background
+scales = [tuple(l[1].get("scale", ())) for l in layers]
+assert all(s and s[-1] == 0.25 for s in scales), scales             # pixel size -> layer scale
+bad = [m for m in ("torch",) if m in sys.modules]
+sys.exit(f"reading imported {{bad}}" if bad else 0)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
