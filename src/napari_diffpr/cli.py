@@ -327,7 +327,7 @@ def cmd_demo(args) -> int:
         try:
             from ._napari.demo import run_demo
 
-            run_demo()
+            run_demo(size=args.size)
         except ImportError as exc:  # napari without PyQt/PySide fails only when the window opens
             if "qt" in str(exc).lower() or "binding" in str(exc).lower():
                 raise InputError(f"the napari window needs a Qt binding ({exc}); install one with "
