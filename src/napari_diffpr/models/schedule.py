@@ -123,13 +123,13 @@ class VPSchedule:
         return t.clamp(0.0, float(self.t_max)).to(self._out_dtype(l))
 
     def add_noise(self, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:
-        """x_t = alpha(t) x0 + sigma(t) noise. ``t`` is a scalar or one timestep per batch
-        item (shape (batch,)); the result has x0's dtype and a fresh buffer."""
+        """x_t = alpha(t) x0 + sigma(t) noise. ``t`` is a scalar, a single timestep (shape (1,))
+        or one per batch item (shape (batch,)); the result has x0's dtype and a fresh buffer."""
         t = self._as_tensor(t).to(x0.device)
         a = self.alpha(t).to(x0.dtype)
         s = self.sigma(t).to(x0.dtype)
         if a.ndim == 1 and x0.ndim > 1:
-            if a.shape[0] != x0.shape[0]:
+            if a.shape[0] not in (1, x0.shape[0]):
                 raise ValueError(f"got {a.shape[0]} timesteps for a batch of {x0.shape[0]}")
             shape = (-1,) + (1,) * (x0.ndim - 1)
             a, s = a.reshape(shape), s.reshape(shape)
