@@ -100,10 +100,14 @@ def _describe(p) -> str:
     bits = [p.help.rstrip(".")]
     if p.unit:
         bits.append(f"in {p.unit}")
-    if p.minimum is not None or p.maximum is not None:
-        lo = "" if p.minimum is None else f"{p.minimum:g}"
-        hi = "" if p.maximum is None else f"{p.maximum:g}"
+    lo = None if p.minimum is None else f"{p.minimum:g}"
+    hi = None if p.maximum is None or abs(p.maximum) >= 1e12 else f"{p.maximum:g}"  # 2**63: "no limit"
+    if lo is not None and hi is not None:
         bits.append(f"range {lo}..{hi}")
+    elif lo is not None:
+        bits.append(f">= {lo}")
+    elif hi is not None:
+        bits.append(f"<= {hi}")
     default = p.default
     if isinstance(default, (tuple, list)):
         default = " ".join(map(str, default))
