@@ -119,14 +119,19 @@ def _remove_tilt_and_offset(u: torch.Tensor) -> torch.Tensor:
     y = torch.arange(h, device=u.device, dtype=torch.float32)[:, None]
     x = torch.arange(w, device=u.device, dtype=torch.float32)[None, :]
     u = u * torch.exp(-1j * (gy[:, None, None] * y + gx[:, None, None] * x))
-    # offset: mean phasor of the pixels closest to the median phase (the background)
+    # then a plane fitted to the background (the half of the pixels nearest zero phase), twice:
+    # removes the offset and what the cells biased in the gradient estimate
+    ones = torch.ones_like(y * x)
+    basis = torch.stack([ones, y.expand_as(ones) / h, x.expand_as(ones) / w]).reshape(3, -1)  # (3, HW)
     for _ in range(2):
-        ph = torch.angle(u)
-        flat = ph.reshape(ph.shape[0], -1)
-        thr = flat.abs().quantile(0.5, dim=1)[:, None, None]
-        bg = (ph.abs() <= thr)
-        ref = torch.where(bg, u / (u.abs() + 1e-12), torch.zeros_like(u)).sum(dim=(1, 2))
-        u = u * torch.exp(-1j * torch.angle(ref))[:, None, None]
+        ph = torch.angle(u).reshape(u.shape[0], -1)
+        thr = ph.abs().quantile(0.5, dim=1, keepdim=True)
+        wgt = (ph.abs() <= thr).float()
+        normal = torch.einsum("bn,in,jn->bij", wgt, basis, basis) + 1e-6 * torch.eye(3, device=u.device)
+        rhs = torch.einsum("bn,in,bn->bi", wgt, basis, ph)
+        coef = torch.linalg.solve(normal, rhs)                        # (B, 3)
+        plane = (coef @ basis).reshape(u.shape)
+        u = u * torch.exp(-1j * plane)
     return u
 
 

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1000, help="total optimiser steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--size", type=int, default=None, help="training crop in pixels, a multiple of 16 "
-                   "(default 64)")
+                   "(default 48 for the prior, 64 for the U-Nets)")
     p.add_argument("--base-channels", type=int, default=None, help="network width (default per model)")
     p.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate (cosine decay)")
     p.add_argument("--t-max-train", type=int, default=600,

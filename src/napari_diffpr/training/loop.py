@@ -27,7 +27,7 @@ from .data import batch_generator, load_pool, make_batch
 # name -> (task, architecture, default model kwargs, default training crop size)
 MODEL_SPECS: dict[str, tuple[str, str, dict, int]] = {
     "prior": ("prior", "DiffusionUNet",
-              {"channels": 1, "base_channels": 32, "channel_mults": [1, 2, 2, 2], "num_res_blocks": 1}, 64),
+              {"channels": 1, "base_channels": 16, "channel_mults": [1, 2, 4, 4], "num_res_blocks": 1}, 48),
     "unet-hologram": ("hologram", "VanillaUNet", {"in_channels": 3, "out_channels": 1, "base_channels": 16, "depth": 4}, 64),
     "reduced-unet-hologram": ("hologram", "ReducedUNet", {"in_channels": 3, "out_channels": 1, "base_channels": 16}, 64),
     "unet-rgb": ("rgb", "VanillaUNet", {"in_channels": 3, "out_channels": 1, "base_channels": 16, "depth": 4}, 64),
@@ -136,7 +136,9 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.device = torch.device(self.cfg.device)
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
-        self.model = build(self.cfg).to(self.device)
+        with torch.random.fork_rng(devices=[]):   # seeded initial weights, global RNG untouched
+            torch.manual_seed(self.cfg.seed)
+            self.model = build(self.cfg).to(self.device)
         self.ema = copy.deepcopy(self.model).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)

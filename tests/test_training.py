@@ -1,0 +1,105 @@
+"""Training: seeded data with disjoint splits, deterministic steps, exact resume, the CLI
+(tiny models on 32² images; seconds)."""
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_diffpr.training import data  # noqa: E402
+from napari_diffpr.training.cli import main  # noqa: E402
+from napari_diffpr.training.loop import TrainConfig, Trainer  # noqa: E402
+
+TINY = {"reduced-unet-hologram": {"base_channels": 4}, "unet-rgb": {"base_channels": 4},
+        "prior": {"base_channels": 8, "channel_mults": [1, 2]}}
+
+
+def tiny_config(model="reduced-unet-hologram", steps=4, **kw):
+    return TrainConfig(model=model, steps=steps, batch_size=2, size=32, pool_size=4, pool_image=32,
+                       validation_size=2, cache_dir=None, model_kwargs=TINY[model],
+                       checkpoint_every=1000, validate_every=1000, threads=1, **kw)
+
+
+def weights(trainer):
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def test_split_seeds_are_disjoint_and_batches_reproducible():
+    ranges = sorted(data.SPLIT_SEEDS.values())
+    assert all(b - a >= data.SPLIT_SIZE for a, b in zip(ranges, ranges[1:]))
+    with pytest.raises(ValueError):
+        data.batch_generator("train", data.SPLIT_SIZE)
+    train = data.load_pool("train", 4, 32, rgb=False, cache_dir=None)["phase"]
+    again = data.load_pool("train", 4, 32, rgb=False, cache_dir=None)["phase"]
+    val = data.load_pool("validation", 4, 32, rgb=False, cache_dir=None)["phase"]
+    torch.testing.assert_close(train, again)
+    assert not torch.allclose(train, val)
+    pool = {"phase": train}
+    b1 = data.make_batch("hologram", pool, 3, 2, 32)
+    b2 = data.make_batch("hologram", pool, 3, 2, 32)
+    b3 = data.make_batch("hologram", pool, 4, 2, 32)
+    torch.testing.assert_close(b1["input"], b2["input"])
+    assert not torch.allclose(b1["input"], b3["input"])
+    assert b1["input"].shape == (2, 3, 32, 32) and b1["target_lr"].shape == (2, 1, 8, 8)
+    # the reduced U-Net's target is the 4x4 average of the full-resolution target
+    torch.testing.assert_close(b1["target_lr"][0, 0, 0, 0], b1["target"][0, 0, :4, :4].mean())
+
+
+@pytest.mark.parametrize("model", ["reduced-unet-hologram", "prior"])
+def test_training_steps_are_deterministic(model, tmp_path):
+    a = Trainer(tiny_config(model, steps=2), tmp_path / "a", log=lambda s: None)
+    b = Trainer(tiny_config(model, steps=2), tmp_path / "b", log=lambda s: None)
+    torch.manual_seed(123)   # the global RNG must not matter
+    a.run(progress=False)
+    torch.manual_seed(456)
+    b.run(progress=False)
+    wa, wb = weights(a), weights(b)
+    assert any(not torch.equal(wa[k], Trainer(tiny_config(model), tmp_path / "c").model.state_dict()[k])
+               for k in wa if wa[k].is_floating_point())   # it did train
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("model", ["reduced-unet-hologram", "prior", "unet-rgb"])
+def test_resume_continues_identically(model, tmp_path):
+    straight = Trainer(tiny_config(model, steps=4), tmp_path / "straight", log=lambda s: None)
+    straight.run(progress=False)
+
+    first = Trainer(tiny_config(model, steps=4, max_minutes=0.0), tmp_path / "resumed", log=lambda s: None)
+    first.run(progress=False)          # max_minutes=0: stops (and checkpoints) after one step
+    assert first.step == 1 and first.checkpoint_path.is_file()
+    resumed = Trainer(tiny_config(model, steps=4), tmp_path / "resumed", log=lambda s: None)
+    resumed.load_checkpoint()
+    assert resumed.step == 1
+    resumed.run(progress=False)
+    assert resumed.step == 4
+    ws, wr = weights(straight), weights(resumed)
+    for k in ws:
+        torch.testing.assert_close(ws[k], wr[k], rtol=0, atol=0)
+    es, er = straight.ema.state_dict(), resumed.ema.state_dict()
+    for k in es:
+        torch.testing.assert_close(es[k], er[k], rtol=0, atol=0)
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    t = Trainer(tiny_config(steps=1), tmp_path, log=lambda s: None)
+    t.run(progress=False)
+    other = Trainer(tiny_config(steps=1, seed=5), tmp_path, log=lambda s: None)
+    with pytest.raises(ValueError, match="seed"):
+        other.load_checkpoint()
+
+
+def test_cli_trains_exports_and_resumes(tmp_path, capsys):
+    from napari_diffpr.models.weights import load_weights
+
+    args = ["reduced-unet-hologram", "--steps", "2", "--size", "32", "--pool-size", "4", "--pool-image", "32",
+            "--batch-size", "2", "--base-channels", "4", "--threads", "1", "--device", "cpu",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main(args) == 0
+    assert (tmp_path / "cache" / "pool-train-4x32.phase.pt").is_file()
+    model, cfg = load_weights(tmp_path / "run" / "reduced-unet-hologram.safetensors")
+    assert cfg["architecture"] == "ReducedUNet" and cfg["output_scale"] == 4
+    assert cfg["training"]["steps_done"] == 2 and "napari-diffpr train" in cfg["training"]["command"]
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 1, 8, 8)
+    assert main(args[:2] + ["3"] + args[3:] + ["--resume"]) == 0
+    assert "resumed reduced-unet-hologram at step 2" in capsys.readouterr().err
+    _, cfg = load_weights(tmp_path / "run" / "reduced-unet-hologram.safetensors")
+    assert cfg["training"]["steps_done"] == 3
