@@ -104,6 +104,14 @@ def test_add_noise_uses_per_item_levels_and_keeps_dtype(sched):
     assert (x0 == 2.0).all()  # input untouched
 
 
+def test_add_noise_broadcasts_a_single_timestep_and_rejects_mismatched_batches(sched):
+    x0 = torch.zeros(3, 1, 2, 2)
+    out = sched.add_noise(x0, torch.tensor([500]), torch.ones_like(x0))
+    assert torch.allclose(out, sched.sigma(torch.tensor(500.0)).float().expand_as(out))
+    with pytest.raises(ValueError, match="timesteps for a batch"):
+        sched.add_noise(x0, torch.tensor([1, 2]), torch.ones_like(x0))
+
+
 def test_schedule_rejects_bad_arguments():
     with pytest.raises(ValueError, match="num_timesteps"):
         VPSchedule(num_timesteps=1)
