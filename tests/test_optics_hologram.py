@@ -236,3 +236,29 @@ def test_aberration_and_envelope_are_shared_so_background_division_removes_them(
         simulate.hologram(p, illumination_falloff=1.0)
     with pytest.raises(ParameterError, match="reference_aberration"):
         simulate.hologram(p, reference_aberration=-1.0)
+
+
+def test_batch_settings_are_returned_and_describe_each_sample():
+    # weak objects, so that even the smallest pupils leave no zero-amplitude points
+    phase = simulate.phantom_batch(6, 128, kinds="beads", generator=torch.Generator().manual_seed(0),
+                                   max_phase=1.0)
+    holo, bg, truth, st = simulate.hologram_batch(phase, generator=torch.Generator().manual_seed(3),
+                                                  noise=False, bit_depth=None, illumination_falloff=0.0,
+                                                  return_truth=True, return_settings=True)
+    assert st["carrier"].shape == (6, 2) and st["visibility"].shape == (6,)
+    norms = st["carrier"].norm(dim=1)
+    assert ((norms >= 0.1) & (norms <= 0.3)).all()
+    assert torch.allclose(st["pupil_radius"] <= norms / 3 + 1e-6, torch.ones(6, dtype=torch.bool))
+    assert ((st["reference_aberration"] >= 0) & (st["reference_aberration"] <= 2.0)).all()
+    for i in range(6):
+        c = tuple(float(v) for v in st["carrier"][i])
+        r = float(st["pupil_radius"][i])
+        b = demodulate(bg[i, 0].numpy(), c, r)
+        h = demodulate(holo[i, 0].numpy(), c, r)
+        # the background carries the sample's own aberration (peak-to-valley over the whole
+        # frame, so a cropped centre shows less of it), and dividing it out leaves the object
+        bg_span = np.ptp(np.unwrap(np.unwrap(np.angle(b[16:-16, 16:-16]), axis=0), axis=1))
+        pv = float(st["reference_aberration"][i])
+        assert 0.3 * pv - 0.05 <= bg_span <= pv + 0.15  # 0.15: leakage of an off-bin carrier
+        err = np.angle(h / b * np.exp(-1j * truth[i, 0].numpy()))[16:-16, 16:-16]
+        assert np.abs(err).mean() < 0.05

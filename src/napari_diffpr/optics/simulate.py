@@ -185,15 +185,17 @@ def _batch_phase(phase, what="phase"):
 def hologram_batch(phase, *, amplitude=None, generator=None, randomize=True, carrier=None,
                    visibility=None, pupil_radius=None, photons=None, read_noise=None, bit_depth=8,
                    reference_aberration=None, illumination_falloff=None, noise=True,
-                   return_truth=False):
+                   return_truth=False, return_settings=False):
     """Holograms and backgrounds ``(n, 1, H, W)`` float32 of a phase batch ``(n, 1, H, W)``, on the
     phase's device. With ``randomize=True`` every setting left None is drawn per sample (carrier
     0.1–0.3 cycles/px at any angle, pupil 60–100 % of |carrier|/3, visibility 0.3–0.95,
-    200–20 000 photons, 0–5 e⁻ read noise, a 0–4 rad reference aberration, 0–50 % illumination
+    200–20 000 photons, 0–5 e⁻ read noise, a 0–2 rad reference aberration, 0–40 % illumination
     falloff); with ``randomize=False`` None means
     :func:`hologram`'s default. ``noise=False`` leaves out shot and read noise (then
-    ``bit_depth=None`` gives the intensity itself, mean 1). ``return_truth=True`` adds the band-limited phase (the target a
-    perfect retrieval reaches) as a third output."""
+    ``bit_depth=None`` gives the intensity itself, mean 1). ``return_truth=True`` adds the
+    band-limited phase (the target a perfect retrieval reaches); ``return_settings=True`` adds a
+    dict of the per-sample settings (tensors ``(n,)``, carrier ``(n, 2)`` as (fy, fx)).
+    Outputs: ``(holograms, backgrounds[, truth][, settings])``."""
     import torch
 
     from . import _random as r
@@ -227,16 +229,20 @@ def hologram_batch(phase, *, amplitude=None, generator=None, randomize=True, car
     carrier_t, vis, pupil, ph_count, rn = settings
     if not noise:
         ph_count = None
-    aber = (r.uniform((n,), 0.0, 4.0, generator, device) if reference_aberration is None else
+    aber = (r.uniform((n,), 0.0, 2.0, generator, device) if reference_aberration is None else
             torch.full((n,), chk.number("reference_aberration", reference_aberration, minimum=0.0), device=device))
-    fall = (r.uniform((n,), 0.0, 0.5, generator, device) if illumination_falloff is None else
+    fall = (r.uniform((n,), 0.0, 0.4, generator, device) if illumination_falloff is None else
             torch.full((n,), chk.number("illumination_falloff", illumination_falloff, minimum=0.0,
                                         maximum=1.0, strict_max=True), device=device))
     aberration = reference_aberration_map(ph.shape, aber, generator, device) if bool((aber > 0).any()) else None
     envelope = illumination_envelope(ph.shape, fall, generator, device) if bool((fall > 0).any()) else None
     holo, bg, phase_bl, _ = forward(ph, amp, carrier_t, vis, pupil, ph_count, rn, bit_depth, generator,
                                     aberration, envelope, with_truth=return_truth)
-    return (holo, bg, phase_bl) if return_truth else (holo, bg)
+    out = (holo, bg) + ((phase_bl,) if return_truth else ())
+    if return_settings:
+        out += (dict(carrier=carrier_t, visibility=vis, pupil_radius=pupil, photons=ph_count,
+                     read_noise=rn, reference_aberration=aber, illumination_falloff=fall),)
+    return out
 
 
 # ----------------------------------------------------------------------------------- RGB
