@@ -156,3 +156,26 @@ def test_bad_files_give_clear_errors(tmp_path):
         reader(str(broken))
     with pytest.raises(FileNotFoundError, match="missing.tif"):
         reader(str(tmp_path / "missing.tif"))
+
+
+def test_tie_run_on_the_rgb_sample(qtbot, make_napari_viewer):
+    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
+    from napari_diffpr._napari.sample_data import sample_layers
+
+    viewer = make_napari_viewer()
+    for data, kw, _ in sample_layers("rgb", size=64):
+        viewer.add_image(data, **kw)
+    widget = ReconstructWidget(viewer)
+    assert widget._input.choices == ("RGB brightfield",)  # the ground truth is no input
+    assert set(widget._method.choices) == set(__import__("napari_diffpr").methods("rgb"))
+    widget._method.value = "tie"
+    meta = viewer.layers["RGB brightfield"].metadata
+    values = widget.form.values()
+    assert values["wavelengths"] == pytest.approx(meta["wavelengths_um"])
+    assert values["defocus"] == pytest.approx(meta["defocus_um"])
+    worker = widget.run(start=False)
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        worker.start()
+    layer = viewer.layers["RGB brightfield [tie]"]
+    assert layer.data.shape == (64, 64) and layer.ndim == 2
+    np.testing.assert_allclose(layer.scale, (meta["pixel_size_um"],) * 2)

@@ -21,9 +21,8 @@ def build_demo(viewer, size: int = 256, seed: int = 0) -> dict[str, Any]:
     _, profile = viewer.window.add_plugin_dock_widget(PLUGIN, "Line profile", tabify=False)
     _, metrics = viewer.window.add_plugin_dock_widget(PLUGIN, "Metrics", tabify=False)
 
-    recon._input.value = hologram.name
-    recon._method.value = "fourier"
-    recon._background.value = background.name
+    recon.set_input(hologram.name, background=background.name)
+    recon.set_method("fourier")
     # the same call the dock's Run button makes, done headless so the demo opens finished
     result = reconstruct(hologram.data, "fourier", background=background.data, **recon.form.values())
     show_result(viewer, result, hologram, "fourier")
@@ -31,8 +30,7 @@ def build_demo(viewer, size: int = 256, seed: int = 0) -> dict[str, Any]:
     profile.set_layers(["hologram ground truth", "hologram [fourier]"])
     profile.add_line_layer()
     profile.update_profiles()
-    metrics.reset_choices()
-    metrics._reference.value = "hologram ground truth"
+    metrics.set_reference("hologram ground truth")
     metrics.compute()
     viewer.layers["hologram"].visible = False
     viewer.layers["hologram background"].visible = False

@@ -68,6 +68,11 @@ class MetricsWidget(Container):
             return
         self._reference.reset_choices()
 
+    def set_reference(self, name: str) -> None:
+        """Choose the reference layer by name (recomputes the table)."""
+        self._reference.reset_choices()
+        self._reference.value = name
+
     def _candidates(self, reference):
         return [lay for lay in self._viewer.layers
                 if lay is not reference and lay.__class__.__name__ == "Image"

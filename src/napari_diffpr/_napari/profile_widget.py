@@ -99,7 +99,15 @@ class ProfileWidget(Container):
         return self._viewer.layers[name] if name and name in self._viewer.layers else None
 
     def set_layers(self, names: list[str]) -> None:
+        """Choose the layers to profile by name."""
         self._layers.value = list(names)
+
+    def set_line_layer(self, name: str) -> None:
+        self._shapes.reset_choices()
+        self._shapes.value = name
+
+    def set_width(self, pixels: int) -> None:
+        self._width.value = int(pixels)
 
     # ---- line ---------------------------------------------------------------------------
     def add_line_layer(self):

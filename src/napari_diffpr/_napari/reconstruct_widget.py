@@ -22,11 +22,15 @@ from .param_form import ParamForm
 from .worker import describe_error, start_reconstruction
 
 NO_BACKGROUND = "(none)"
+MEASUREMENT_KINDS = (None, "hologram", "background", "rgb")
 REFINE_DEBOUNCE_MS = 300
 
 
-def _device_choices() -> list[tuple[str, str]]:
-    """(label, value) pairs: 'auto' says what it resolves to; absent devices are marked."""
+def _device_choices(probe: bool = True) -> list[tuple[str, str]]:
+    """(label, value) pairs: 'auto' says what it resolves to; absent devices are marked.
+    ``probe=False`` gives plain names without importing torch (slow to import)."""
+    if not probe:
+        return [(name, name) for name in DEVICE_CHOICES]
     try:
         from ..device import available_devices
 
@@ -58,7 +62,8 @@ class ReconstructWidget(Container):
                                     tooltip="Sample-free hologram of the same field (optional)")
         self._method = ComboBox(label="method", choices=self._method_choices)
         self._about = Label(value="")
-        self._device = ComboBox(label="device", choices=_device_choices(),
+        self._devices_probed = False
+        self._device = ComboBox(label="device", choices=_device_choices(probe=False),
                                 tooltip="Where torch methods run; 'auto' picks CUDA, then MPS, then CPU")
         self._params = Container(labels=False)
         self._run_button = PushButton(text="Run")
@@ -84,10 +89,10 @@ class ReconstructWidget(Container):
 
     # ---- choices --------------------------------------------------------------------------
     def _image_layers(self):
+        # measurements only: not our results, previews, ground truths or error maps
         return [lay for lay in self._viewer.layers
                 if lay.__class__.__name__ == "Image" and modality_of(lay) is not None
-                and (lay.metadata or {}).get("napari_diffpr_kind") not in ("phase", "preview",
-                                                                           "ground_truth")]
+                and (lay.metadata or {}).get("napari_diffpr_kind") in MEASUREMENT_KINDS]
 
     def _input_choices(self, *_):
         return [lay.name for lay in self._image_layers()]
@@ -156,6 +161,29 @@ class ReconstructWidget(Container):
         self._about.value = method.description
         self._background.enabled = method.uses_background
         self._device.enabled = any(p.name == "device" for p in method.params)
+        if self._device.enabled and not self._devices_probed:
+            # first torch method shown: now it is worth importing torch to see what is there
+            value = self._device.value
+            self._device.choices = _device_choices()
+            self._device.value = value
+            self._devices_probed = True
+
+    def set_input(self, layer: str, background: str | None = None) -> None:
+        """Choose the input layer (and optionally the background layer) by name."""
+        self._input.reset_choices()
+        self._input.value = layer
+        if background is not None:
+            self._background.reset_choices()
+            self._background.value = background
+
+    def set_method(self, name: str) -> None:
+        """Choose a registered method by name (the list follows the input's modality)."""
+        self._method.reset_choices()
+        self._method.value = name
+
+    def set_device(self, device: str) -> None:
+        """'auto', 'cpu', 'cuda' or 'mps' (used by methods that declare a device)."""
+        self._device.value = device
 
     def set_params(self, **values: Any) -> None:
         """Set parameters of the current method's form (from napari's console or tests)."""
