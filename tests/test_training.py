@@ -27,12 +27,12 @@ def test_split_seeds_are_disjoint_and_batches_reproducible():
     assert all(b - a >= data.SPLIT_SIZE for a, b in zip(ranges, ranges[1:]))
     with pytest.raises(ValueError):
         data.batch_generator("train", data.SPLIT_SIZE)
-    train = data.load_pool("train", 4, 32, rgb=False, cache_dir=None)["phase"]
-    again = data.load_pool("train", 4, 32, rgb=False, cache_dir=None)["phase"]
-    val = data.load_pool("validation", 4, 32, rgb=False, cache_dir=None)["phase"]
-    torch.testing.assert_close(train, again)
-    assert not torch.allclose(train, val)
-    pool = {"phase": train}
+    pool = data.load_pool("train", 4, 32, "hologram", cache_dir=None)
+    again = data.load_pool("train", 4, 32, "hologram", cache_dir=None)
+    val = data.load_pool("validation", 4, 32, "hologram", cache_dir=None)
+    torch.testing.assert_close(pool["phase"], again["phase"])
+    torch.testing.assert_close(pool["input"], again["input"])
+    assert not torch.allclose(pool["phase"], val["phase"])
     b1 = data.make_batch("hologram", pool, 3, 2, 32)
     b2 = data.make_batch("hologram", pool, 3, 2, 32)
     b3 = data.make_batch("hologram", pool, 4, 2, 32)
@@ -41,6 +41,14 @@ def test_split_seeds_are_disjoint_and_batches_reproducible():
     assert b1["input"].shape == (2, 3, 32, 32) and b1["target_lr"].shape == (2, 1, 8, 8)
     # the reduced U-Net's target is the 4x4 average of the full-resolution target
     torch.testing.assert_close(b1["target_lr"][0, 0, 0, 0], b1["target"][0, 0, :4, :4].mean())
+    # input and target windows stay aligned: crops of the same pool image, same transform
+    img = pool["phase"][0:1]
+    one = {"phase": img, "input": pool["input"][0:1]}
+    b = data.make_batch("hologram", one, 0, 1, 16)
+    found = [(y, x, kk) for y in range(17) for x in range(17) for kk in range(8)
+             if torch.equal(data._dihedral(img[0, :, y:y + 16, x:x + 16], kk), b["phase"][0])]
+    y, x, kk = found[0]
+    torch.testing.assert_close(b["input"][0], data._dihedral(one["input"][0, :, y:y + 16, x:x + 16], kk))
 
 
 @pytest.mark.parametrize("model", ["reduced-unet-hologram", "prior"])

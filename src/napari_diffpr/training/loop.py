@@ -187,8 +187,8 @@ class Trainer:
         if split not in self._pools:
             cfg = self.cfg
             n = cfg.pool_size if split == "train" else cfg.validation_size
-            rgb = MODEL_SPECS[cfg.model][0] == "rgb"
-            self._pools[split] = load_pool(split, n, cfg.pool_image, rgb, cfg.cache_dir, self.device)
+            task = MODEL_SPECS[cfg.model][0]
+            self._pools[split] = load_pool(split, n, cfg.pool_image, task, cfg.cache_dir, self.device)
         return self._pools[split]
 
     def train_step(self) -> float:
@@ -276,8 +276,8 @@ class Trainer:
                               "optimizer": "Adam(0.9, 0.999)", "device": str(self.device),
                               "torch_threads": self.cfg.threads, "command": command,
                               "data": (f"napari_diffpr.optics.simulate: pool of {self.cfg.pool_size} phantoms "
-                                       f"of {self.cfg.pool_image}^2 (train seeds), random {self.cfg.size}^2 crops "
-                                       f"and flips/rotations; holograms simulated per step")}
+                                       f"of {self.cfg.pool_image}^2 (train seeds), each with one randomised "
+                                       f"hologram/RGB rendering; random {self.cfg.size}^2 crops and flips/rotations")}
         path = save_weights(self.ema, path, config)
         (Path(path).with_suffix(".json")).write_text(json.dumps(config, indent=2))
         return path
