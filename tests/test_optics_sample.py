@@ -35,3 +35,25 @@ def test_rgb_sample():
 def test_bad_sample_kind():
     with pytest.raises(ParameterError, match="hologram"):
         napari_diffpr.simulate.sample("tomogram")
+
+
+def test_importing_the_simulator_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, napari_diffpr, napari_diffpr.optics.simulate, napari_diffpr.optics.units, "
+            "napari_diffpr.optics.propagation; napari_diffpr.simulate; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_device_argument():
+    import torch
+
+    x = napari_diffpr.simulate.phantom_batch(2, 32, generator=torch.Generator().manual_seed(0), device="cpu")
+    assert x.device.type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="not available"):
+            napari_diffpr.simulate.phantom_batch(2, 32, device="cuda")
+    with pytest.raises(ParameterError, match="device"):
+        napari_diffpr.simulate.phantom_batch(2, 32, device="tpu")
