@@ -92,6 +92,8 @@ def test_npy_and_npz(tmp_path):
     np.testing.assert_array_equal(item.data, holo)
     np.save(tmp_path / "rgb.npy", _img((40, 48, 3)))
     assert io.read(tmp_path / "rgb.npy")[0].kind == "rgb"
+    np.save(tmp_path / "rgba.npy", _img((40, 48, 4)))  # rgb, so validation can ask to drop alpha
+    assert io.read(tmp_path / "rgba.npy")[0].kind == "rgb"
 
     path = io.write_npz(tmp_path / "s.npz", holo, background=bg, phase=gt,
                         metadata={"pixel_size_um": 0.2, "wavelength_um": 0.633})

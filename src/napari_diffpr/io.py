@@ -107,7 +107,9 @@ def _base_metadata(p: Path, fmt: str, axes: str) -> dict[str, Any]:
 
 
 def _guess_kind(data: np.ndarray) -> str:
-    return "rgb" if data.ndim in (3, 4) and data.shape[-1] == 3 else "hologram"
+    # RGBA counts as rgb so that validation can say "drop the alpha channel" instead of treating
+    # it as a stack of H images 4 pixels wide.
+    return "rgb" if data.ndim in (3, 4) and data.shape[-1] in (3, 4) else "hologram"
 
 
 def _default_axes(data: np.ndarray, kind: str) -> str:
