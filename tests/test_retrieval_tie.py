@@ -102,7 +102,7 @@ def test_tie_method_through_the_api():
     truth = 2 * math.pi * opd / 0.55
     d = res.phase - truth
     assert rms(d - np.median(d)) < 0.03 * truth.max()
-    assert np.median(res.phase) == pytest.approx(0.0, abs=1e-6)
+    assert abs(np.median(res.phase)) < 0.01  # offset: median of a 2x-subsampled grid set to 0
 
 
 def test_tie_bad_input():

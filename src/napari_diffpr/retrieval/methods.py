@@ -163,7 +163,7 @@ def run_tie(data, *, background=None, cache=None, wavelengths=DEFAULT_WAVELENGTH
                       boundary=boundary, medium_index=medium_index)
     yield Progress("solve", 2, 2, preview=phase, message=f"{boundary} Poisson solve")
     meta = {"reference_wavelength_um": ref, "timings": {"total_s": time.perf_counter() - t0},
-            "device": "cpu", "phase_offset": "median set to 0 (the mean is not measurable by TIE)"}
+            "device": "cpu", "phase_offset": "median (of every 2nd pixel each way) set to 0; TIE cannot measure the mean"}
     return Result(phase=phase, amplitude=None, metadata=meta)
 
 

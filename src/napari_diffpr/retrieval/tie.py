@@ -43,7 +43,8 @@ def normalise_planes(stack: np.ndarray) -> np.ndarray:
 
 def axial_derivative(planes: np.ndarray, defocus_um) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares line through each pixel's intensities against the planes' defocus:
-    returns (dI/dz in 1/µm, in-focus intensity I(z=0)). Needs >= 2 distinct defocus values."""
+    returns (dI/dz in 1/µm, in-focus intensity I(z=0)). Needs >= 2 distinct defocus values.
+    (tie_opd computes the same slope in one pass without the intercept.)"""
     z = np.asarray(defocus_um, dtype=np.float64)
     zc = z - z.mean()
     szz = float(np.sum(zc ** 2))
@@ -95,7 +96,7 @@ def solve_poisson(rhs: np.ndarray, pixel_size_um: float, regularization: float,
 
 def tie_opd(stack, defocus_um, pixel_size_um: float, *, regularization: float = 1.0,
             boundary: str = "neumann", medium_index: float = 1.0) -> np.ndarray:
-    """Optical path difference (µm, float64 H x W, median 0) from a focus stack
+    """Optical path difference (µm, float32 H x W, median 0) from a focus stack
     (planes x H x W intensities) taken at ``defocus_um`` (one value per plane, µm; positive
     = further along the light's direction). Planes may be recorded at different wavelengths:
     in optical-path form the TIE does not depend on it."""
@@ -106,12 +107,27 @@ def tie_opd(stack, defocus_um, pixel_size_um: float, *, regularization: float = 
         raise ParameterError(f"{stack.shape[0]} planes but {len(defocus_um)} defocus values")
     if not pixel_size_um > 0:
         raise ParameterError(f"pixel_size must be > 0 µm, got {pixel_size_um}")
-    planes = normalise_planes(stack)
-    didz, in_focus = axial_derivative(planes, defocus_um)
-    # Uniform-intensity TIE: I0 is the mean in-focus intensity (1 after normalisation).
-    i0 = float(np.mean(in_focus))
-    opd = solve_poisson(-(medium_index / i0) * didz, pixel_size_um, regularization, boundary)
-    return opd - np.median(opd)
+    z = np.asarray(defocus_um, dtype=np.float64)
+    zc = z - z.mean()
+    szz = float(np.sum(zc ** 2))
+    if szz <= 0:
+        raise ParameterError(f"the planes' defocus values {tuple(z)} µm are all equal; TIE needs at "
+                             "least two different defocus distances")
+    means = np.array([float(np.mean(plane, dtype=np.float64)) for plane in stack])
+    if np.any(means <= 0):
+        bad = [int(i) for i in np.flatnonzero(means <= 0)]
+        raise InputError(f"plane(s) {bad} have a mean intensity <= 0; TIE needs positive intensities "
+                         "(subtract the camera offset, not the background)")
+    # Least-squares slope of the mean-normalised planes against defocus, in one pass: the
+    # weights zc / szz sum to zero, so the per-pixel mean need not be subtracted. After the
+    # normalisation the in-focus intensity I0 (the fit's intercept) averages exactly 1.
+    weights = zc / szz / means
+    didz = np.zeros(stack.shape[1:], dtype=np.float32)
+    for wgt, plane in zip(weights, stack):
+        didz += np.float32(wgt) * plane.astype(np.float32, copy=False)
+    opd = solve_poisson(-np.float32(medium_index) * didz, pixel_size_um, regularization, boundary)
+    opd = opd.astype(np.float32, copy=False)
+    return opd - np.median(opd[::2, ::2])  # a subsampled median is as good an offset
 
 
 def tie_phase(stack, defocus_um, wavelengths_um, pixel_size_um: float, *,
