@@ -42,7 +42,11 @@ def test_form_is_built_from_the_param_spec(dock):
     # the physical parameter defaults from the layer's metadata
     assert form["pixel_size"].value == pytest.approx(0.25)
     assert widget._device.enabled
-    assert "auto" in widget._device.choices
+    assert widget._device.choices == ("auto", "cpu", "cuda", "mps")
+    labels = [widget._device.native.itemText(i) for i in range(4)]
+    from napari_diffpr.device import available_devices
+
+    assert labels[0] == f"auto ({available_devices()[0]})"
 
 
 def test_run_adds_a_layer_with_input_geometry_and_record(qtbot, dock, hologram):
@@ -213,3 +217,22 @@ def test_describe_error_names_the_method_and_hints_at_memory():
     assert msg == "Reconstruction with 'fourier' failed: no sideband peak found"
     assert "smaller crop" in describe_error(MemoryError("Unable to allocate 8 GiB"), "diffpr")
     assert "ZeroDivisionError" in describe_error(ZeroDivisionError("x"), "tie")
+
+
+def test_registered_diffpr_method_gets_its_refinement_controls(make_napari_viewer, hologram):
+    from napari_diffpr import methods
+    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
+
+    if "diffpr" not in methods():
+        pytest.skip("the DiffPR models are not registered in this checkout")
+    viewer = make_napari_viewer()
+    viewer.add_image(hologram, name="holo")
+    widget = ReconstructWidget(viewer)
+    widget.set_method("diffpr")
+    method = methods()["diffpr"]
+    shown = {w.name: w.widget_type for w in widget.form}
+    assert set(shown) == {p.name for p in method.params} - {"device"}
+    sliders = [p.name for p in method.params if p.widget == "slider"]
+    assert sliders and all(shown[name] == "Slider" for name in sliders)
+    assert set(method.refine_only_params) <= set(shown)
+    assert widget._device.enabled

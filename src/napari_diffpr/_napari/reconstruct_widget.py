@@ -164,6 +164,7 @@ class ReconstructWidget(Container):
         if self._device.enabled and not self._devices_probed:
             # first torch method shown: now it is worth importing torch to see what is there
             value = self._device.value
+            self._device.choices = []  # else magicgui re-orders items whose label changed
             self._device.choices = _device_choices()
             self._device.value = value
             self._devices_probed = True
