@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({**summary, "weights": str(weights)}, indent=2))
     if args.install:
         if trainer.step < cfg.steps:
-            print(f"not installing: only {trainer.step}/{cfg.steps} steps done (run again with --resume)",
+            # the weight config records steps_done and steps_planned, so this stays visible
+            print(f"note: installing after {trainer.step}/{cfg.steps} steps (run again with --resume to finish)",
                   file=sys.stderr)
-            return 0
         from ..models.weights import clear_cache, weights_dir
 
         dest = weights_dir() / weights.name
