@@ -112,3 +112,36 @@ def test_bad_inputs():
         simulate.rgb_brightfield(bad)
     with pytest.raises(InputError, match=r"\(n, 1, H, W\)"):
         simulate.rgb_batch(torch.zeros(2, 3, SIZE, SIZE))
+
+
+def test_focal_shift_parabola_passes_through_the_channels():
+    from napari_diffpr.optics.brightfield import focal_shift
+
+    lam = torch.tensor([0.63, 0.55, 0.45, 0.5], dtype=torch.float64)
+    z = focal_shift(lam, (0.63, 0.55, 0.45), torch.tensor([[-1.5, 0.0, 1.5]]))
+    assert torch.allclose(z[0, :3], torch.tensor([-1.5, 0.0, 1.5], dtype=z.dtype), atol=1e-9)
+    # by hand: Lagrange parabola at 0.5 µm
+    l0, l1, l2 = 0.63, 0.55, 0.45
+    by_hand = (-1.5 * (0.5 - l1) * (0.5 - l2) / ((l0 - l1) * (l0 - l2))
+               + 1.5 * (0.5 - l0) * (0.5 - l1) / ((l2 - l0) * (l2 - l1)))
+    assert float(z[0, 3]) == pytest.approx(by_hand)
+
+
+def test_wavelength_defocus_model():
+    flat = simulate.rgb_brightfield(np.zeros((SIZE, SIZE), np.float32), photons=None,
+                                    defocus_model="wavelength")
+    assert np.abs(flat.image - 1.0).max() < 1e-5
+    s = simulate.rgb_brightfield(bump(), photons=None, defocus_model="wavelength")
+    c = simulate.rgb_brightfield(bump(), photons=None, defocus_model="channel")
+    r, g, b = (s.image[..., i] - 1.0 for i in range(3))
+    assert b[SIZE // 2, SIZE // 2] > 0 > r[SIZE // 2, SIZE // 2]
+    # the green channel also sees wavelengths that are out of focus, so it has some contrast
+    assert np.abs(g).max() > 3 * np.abs(c.image[..., 1] - 1.0).max()
+    assert s.meta["defocus_model"] == "wavelength"
+    batch = simulate.rgb_batch(torch.from_numpy(bump())[None, None], randomize=False, noise=False,
+                               n_wavelengths=50, defocus_model="wavelength")
+    assert np.allclose(batch[0].permute(1, 2, 0).numpy(), s.image, atol=1e-5)
+    with pytest.raises(ParameterError, match="defocus_model"):
+        simulate.rgb_brightfield(bump(), defocus_model="zernike")
+    with pytest.raises(ParameterError, match="differ"):
+        simulate.rgb_brightfield(bump(), defocus_model="wavelength", wavelengths=(0.55, 0.55, 0.45))

@@ -4,7 +4,9 @@ A thin phase object ``t = exp(i·2π·OPD/λ)`` (no dispersion: the OPD is fixed
 scales as 1/λ) is imaged with white light. For each of ``n_wavelengths`` wavelengths between 0.4
 and 0.7 µm the field is propagated by the angular spectrum to the defocus of each colour
 channel (the microscope's chromatic focal shift) through a detection pupil of ``NA_det/λ``;
-each channel sums the intensities weighted by its Gaussian spectral response. Partially coherent
+each channel sums the intensities weighted by its Gaussian spectral response (or, with
+``defocus_model="wavelength"``, each wavelength has its own focus on a parabola through the
+channels' defocus values). Partially coherent
 Köhler illumination of ``NA_ill`` makes a defocused intensity pattern the average over tilted
 plane waves, i.e. a shift of ``z·tan θ`` per tilt: we blur each channel by a disk of radius
 ``|z|·tan(asin(NA_ill/n_medium))``. The empty field is exactly 1 in every channel before noise.
@@ -51,13 +53,48 @@ def source_blur_otf(shape, pixel_size_um, defocus_um, na_illumination, n_medium,
     return torch.where(arg > 1e-6, 2.0 * torch.special.bessel_j1(safe) / safe, torch.ones_like(arg))
 
 
+def focal_shift(lam, wavelengths, defocus_um):
+    """Defocus (µm) of each sample wavelength ``lam`` ``(K,)``: the parabola through the three
+    channels' ``(wavelength, defocus)`` points (a smooth chromatic focal shift, as of an
+    achromat). ``defocus_um`` ``(B, 3)`` gives ``(B, K)``."""
+    import torch
+
+    lc = [float(v) for v in wavelengths]
+    lam = lam.to(torch.float64)
+    basis = torch.stack([  # (3, K) Lagrange basis
+        torch.prod(torch.stack([(lam - lc[d]) / (lc[c] - lc[d]) for d in range(3) if d != c]), dim=0)
+        for c in range(3)])
+    return defocus_um.to(torch.float64) @ basis
+
+
+def _defocus_fields(opd, lam_k, z, f2, n_medium, na_detection):
+    """Intensity ``|ifft(T · P · H_z)|²`` of the object at one wavelength for defocus ``z``
+    ``(B, C, 1, 1)``: ``(n, C, H, W)``."""
+    import torch
+
+    spectrum = torch.fft.fft2(torch.polar(torch.ones_like(opd), opd * (2 * math.pi / lam_k)))
+    kn = n_medium / lam_k
+    # defocus phase without the common piston 2π z n/λ (irrelevant for intensity)
+    kz_rel = torch.sqrt(torch.clamp(kn * kn - f2, min=0.0)) - kn
+    passband = (f2 <= (na_detection / lam_k) ** 2).to(torch.float32)
+    h, w = f2.shape[-2:]
+    tf = torch.polar(passband.expand(z.shape[0], z.shape[1], h, w), 2 * math.pi * z * kz_rel)
+    field = torch.fft.ifft2(spectrum * tf)
+    return field.real * field.real + field.imag * field.imag
+
+
 def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, na_detection,
             n_medium, reference_wavelength, n_wavelengths, photons, read_noise, generator,
-            channel_sigma_um=CHANNEL_SIGMA_UM):
+            channel_sigma_um=CHANNEL_SIGMA_UM, defocus_model="channel"):
     """RGB images ``(n, 3, H, W)`` (background ≈ 1) of phase maps ``(n, 1, H, W)`` in radians at
     ``reference_wavelength``. ``defocus_um``: ``(3,)`` for the whole batch (cheap: one transfer
     function per wavelength) or ``(n, 3)`` per sample. ``na_illumination``, ``photons`` (or None)
-    and ``read_noise``: ``(n,)`` tensors; the rest are numbers."""
+    and ``read_noise``: ``(n,)`` tensors; the rest are numbers.
+
+    ``defocus_model="channel"`` (seed 001 / cvdm): every wavelength a channel sees is imaged at
+    that channel's defocus. ``"wavelength"``: each wavelength has one focus, on the parabola
+    :func:`focal_shift` through the channels' points, and all channels see the same image of it
+    (physically consistent; one propagation per wavelength instead of one per channel)."""
     import torch
 
     n, _, h, w = phase.shape
@@ -69,28 +106,47 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
     opd = phase * (reference_wavelength / (2 * math.pi))  # µm, (n, 1, H, W)
     fy, fx = frequency_grid((h, w), pixel_size_um, device=device)
     f2 = fy * fy + fx * fx
+    if defocus_model == "wavelength":
+        z_lam = focal_shift(lam, wavelengths, defocus_um.reshape(-1, 3).cpu()).to(device=device, dtype=torch.float32)
+        spec = torch.zeros((n, 3, h, w // 2 + 1), dtype=torch.complex64, device=device)
+        for k in range(lam.numel()):
+            wk = weights[:, k]
+            if not bool((wk > 0).any()):
+                continue
+            zk = z_lam[:, k].reshape(-1, 1, 1, 1)
+            intensity = _defocus_fields(opd, float(lam[k]), zk, f2, n_medium, na_detection)
+            otf = source_blur_otf((h, w), pixel_size_um, zk.reshape(-1, 1).expand(n, 1),
+                                  na_illumination.to(device), n_medium, device)
+            spec += wk.to(device).reshape(1, 3, 1, 1) * (torch.fft.rfft2(intensity) * otf)
+        image = torch.fft.irfft2(spec, s=(h, w))
+    elif defocus_model == "channel":
+        image = _channel_model(opd, lam, weights, defocus_um, f2, n_medium, na_detection)
+        z = defocus_um.to(device=device, dtype=torch.float32).reshape(-1, 3)
+        otf = source_blur_otf((h, w), pixel_size_um, z.expand(n, 3), na_illumination.to(device), n_medium, device)
+        image = torch.fft.irfft2(torch.fft.rfft2(image) * otf, s=(h, w))
+    else:
+        from ..errors import ParameterError
+        raise ParameterError(f"defocus_model must be 'channel' or 'wavelength', got {defocus_model!r}")
+    if photons is None:
+        return image.float()
+    electrons = expose(image, photons, read_noise, None, generator)
+    return (electrons / photons.reshape(n, 1, 1, 1).to(electrons)).float()
+
+
+def _channel_model(opd, lam, weights, defocus_um, f2, n_medium, na_detection):
+    """Per-channel defocus: sum over wavelengths of each channel's weighted intensity at that
+    channel's defocus, ``(n, 3, H, W)`` before the illumination blur."""
+    import torch
+
+    n, _, h, w = opd.shape
+    device = opd.device
     z = defocus_um.to(device=device, dtype=torch.float32).reshape(-1, 3, 1, 1)
     image = torch.zeros((n, 3, h, w), device=device)
     for k in range(lam.numel()):
         chans = torch.nonzero(weights[:, k]).flatten()  # the channels that see this wavelength
         if chans.numel() == 0:
             continue
-        lk = float(lam[k])
-        spectrum = torch.fft.fft2(torch.polar(torch.ones_like(opd), opd * (2 * math.pi / lk)))
-        kn = n_medium / lk
-        # defocus phase without the common piston 2π z n/λ (irrelevant for intensity)
-        kz_rel = torch.sqrt(torch.clamp(kn * kn - f2, min=0.0)) - kn
-        passband = (f2 <= (na_detection / lk) ** 2).to(torch.float32)
-        zc = z[:, chans.to(device)]
-        tf = torch.polar(passband.expand(zc.shape[0], zc.shape[1], h, w), 2 * math.pi * zc * kz_rel)
-        field = torch.fft.ifft2(spectrum * tf)
-        intensity = field.real * field.real + field.imag * field.imag
+        intensity = _defocus_fields(opd, float(lam[k]), z[:, chans.to(device)], f2, n_medium, na_detection)
         wk = weights[chans, k].to(device).reshape(1, -1, 1, 1)
         image.index_add_(1, chans.to(device), wk * intensity)
-
-    otf = source_blur_otf((h, w), pixel_size_um, z.reshape(-1, 3).expand(n, 3), na_illumination.to(device), n_medium, device)
-    image = torch.fft.irfft2(torch.fft.rfft2(image) * otf, s=(h, w))
-    if photons is None:
-        return image.float()
-    electrons = expose(image, photons, read_noise, None, generator)
-    return (electrons / photons.reshape(n, 1, 1, 1).to(electrons)).float()
+    return image

@@ -248,7 +248,7 @@ def hologram_batch(phase, *, amplitude=None, generator=None, randomize=True, car
 # ----------------------------------------------------------------------------------- RGB
 
 def _rgb_args(pixel_size, wavelengths, defocus, na_illumination, na_detection, n_medium,
-              reference_wavelength, n_wavelengths, photons, read_noise):
+              reference_wavelength, n_wavelengths, photons, read_noise, defocus_model="channel"):
     px = chk.number("pixel_size", pixel_size, minimum=0.0, strict_min=True, unit="µm")
     wls = chk.triple("wavelengths", wavelengths, positive=True, unit="µm")
     dz = chk.triple("defocus", defocus, unit="µm")
@@ -260,19 +260,30 @@ def _rgb_args(pixel_size, wavelengths, defocus, na_illumination, na_detection, n
         raise ParameterError(f"n_wavelengths must be an integer >= 3 (samples of 0.4–0.7 µm), got {n_wavelengths!r}")
     ph = chk.optional_number("photons", photons, minimum=0.0, strict_min=True, unit="photons/pixel")
     rn = chk.number("read_noise", read_noise, minimum=0.0, unit="electrons")
+    if defocus_model not in ("channel", "wavelength"):
+        raise ParameterError(f"defocus_model must be 'channel' (one defocus per colour channel) or "
+                             f"'wavelength' (one focus per wavelength); got {defocus_model!r}")
+    if defocus_model == "wavelength" and min(abs(a - b) for a, b in ((wls[0], wls[1]), (wls[1], wls[2]),
+                                                                     (wls[0], wls[2]))) < 1e-3:
+        raise ParameterError(f"defocus_model='wavelength' fits a focal shift through the three channels, "
+                             f"so their wavelengths must differ; got {wls}")
     return px, wls, dz, na_i, na_d, nm, lref, int(n_wavelengths), ph, rn
 
 
 def rgb_brightfield(phase, *, pixel_size=0.2, wavelengths=(0.63, 0.55, 0.45), defocus=(-1.5, 0.0, 1.5),
                     na_illumination=0.3, na_detection=0.55, n_medium=1.33, reference_wavelength=0.55,
-                    n_wavelengths=50, photons=5000.0, read_noise=2.0, seed=0) -> RGBSample:
+                    n_wavelengths=50, photons=5000.0, read_noise=2.0, seed=0,
+                    defocus_model="channel") -> RGBSample:
     """Chromatic single-exposure brightfield image (H, W, 3; R, G, B last; empty field ≈ 1) of a
     thin phase object. All lengths in µm. ``phase`` is radians at ``reference_wavelength``
     (OPD = phase·λref/2π; at λ the phase is OPD·2π/λ, no dispersion). ``n_wavelengths`` samples
     of 0.4–0.7 µm weighted by Gaussian channel responses centred at ``wavelengths`` (R, G, B);
     channel c is focused at ``defocus[c]`` (positive = propagated downstream of the object);
     detection pupil NA/λ; partially coherent blur from ``na_illumination``; Poisson noise at
-    ``photons`` per pixel (None = noise-free) plus ``read_noise`` electrons."""
+    ``photons`` per pixel (None = noise-free) plus ``read_noise`` electrons.
+    ``defocus_model="wavelength"`` instead gives every wavelength one focus, on the parabola
+    through the three (wavelength, defocus) points, seen by all channels (physically consistent
+    chromatic focal shift)."""
     import torch
 
     from .brightfield import forward
@@ -280,17 +291,18 @@ def rgb_brightfield(phase, *, pixel_size=0.2, wavelengths=(0.63, 0.55, 0.45), de
     ph = chk.image("phase", phase)
     px, wls, dz, na_i, na_d, nm, lref, nwl, photons_v, rn = _rgb_args(
         pixel_size, wavelengths, defocus, na_illumination, na_detection, n_medium,
-        reference_wavelength, n_wavelengths, photons, read_noise)
+        reference_wavelength, n_wavelengths, photons, read_noise, defocus_model)
     gen = _generator(seed)
     img = forward(torch.from_numpy(ph)[None, None], pixel_size_um=px, wavelengths=wls,
                   defocus_um=torch.tensor([dz]), na_illumination=torch.tensor([na_i]),
                   na_detection=na_d, n_medium=nm, reference_wavelength=lref, n_wavelengths=nwl,
                   photons=None if photons_v is None else torch.tensor([photons_v]),
-                  read_noise=torch.tensor([rn]), generator=gen)
+                  read_noise=torch.tensor([rn]), generator=gen, defocus_model=defocus_model)
     meta = dict(kind="rgb", pixel_size_um=px, wavelengths_um=wls, defocus_um=dz,
                 na_illumination=na_i, na_detection=na_d, n_medium=nm,
                 reference_wavelength_um=lref, wavelength_um=lref, n_wavelengths=nwl,
-                photons=photons_v, read_noise=rn, seed=int(seed), channel_order="RGB")
+                photons=photons_v, read_noise=rn, seed=int(seed), channel_order="RGB",
+                defocus_model=defocus_model)
     return RGBSample(image=img[0].permute(1, 2, 0).contiguous().numpy().astype(np.float32),
                      phase=ph, meta=meta)
 
@@ -298,7 +310,7 @@ def rgb_brightfield(phase, *, pixel_size=0.2, wavelengths=(0.63, 0.55, 0.45), de
 def rgb_batch(phase, *, generator=None, randomize=True, pixel_size=0.2, wavelengths=(0.63, 0.55, 0.45),
               defocus=(-1.5, 0.0, 1.5), na_illumination=0.3, na_detection=0.55, n_medium=1.33,
               reference_wavelength=0.55, n_wavelengths=12, photons=5000.0, read_noise=2.0,
-              noise=True):
+              noise=True, defocus_model="channel"):
     """RGB brightfield batch ``(n, 3, H, W)`` float32 (background ≈ 1) of a phase batch
     ``(n, 1, H, W)`` (radians at ``reference_wavelength``), on the phase's device. Parameters as in
     :func:`rgb_brightfield` (12 wavelengths by default, for speed). ``randomize=True`` draws per
@@ -314,7 +326,7 @@ def rgb_batch(phase, *, generator=None, randomize=True, pixel_size=0.2, waveleng
     n, device = ph.shape[0], ph.device
     px, wls, dz, na_i, na_d, nm, lref, nwl, photons_v, rn = _rgb_args(
         pixel_size, wavelengths, defocus, na_illumination, na_detection, n_medium,
-        reference_wavelength, n_wavelengths, photons, read_noise)
+        reference_wavelength, n_wavelengths, photons, read_noise, defocus_model)
     dz_t = torch.tensor(dz, device=device)
     na_t = torch.full((n,), na_i, device=device)
     ph_t = None if photons_v is None or not noise else torch.full((n,), photons_v, device=device)
@@ -327,7 +339,7 @@ def rgb_batch(phase, *, generator=None, randomize=True, pixel_size=0.2, waveleng
         rn_t = rn_t * r.uniform((n,), 0.0, 2.0, generator, device)
     return forward(ph, pixel_size_um=px, wavelengths=wls, defocus_um=dz_t, na_illumination=na_t,
                    na_detection=na_d, n_medium=nm, reference_wavelength=lref, n_wavelengths=nwl,
-                   photons=ph_t, read_noise=rn_t, generator=generator)
+                   photons=ph_t, read_noise=rn_t, generator=generator, defocus_model=defocus_model)
 
 
 # ----------------------------------------------------------------------------------- samples
