@@ -179,3 +179,21 @@ def test_tie_run_on_the_rgb_sample(qtbot, make_napari_viewer):
     layer = viewer.layers["RGB brightfield [tie]"]
     assert layer.data.shape == (64, 64) and layer.ndim == 2
     np.testing.assert_allclose(layer.scale, (meta["pixel_size_um"],) * 2)
+
+
+def test_ome_tiff_pixel_size_becomes_scale(tmp_path):
+    import tifffile
+
+    from napari_diffpr._napari.reader import napari_get_reader
+
+    holo = np.random.default_rng(2).integers(0, 4000, (3, 48, 40)).astype(np.uint16)
+    path = tmp_path / "series.ome.tif"
+    tifffile.imwrite(path, holo, ome=True, metadata={"axes": "TYX", "PhysicalSizeX": 0.345,
+                                                     "PhysicalSizeY": 0.345,
+                                                     "PhysicalSizeXUnit": "µm",
+                                                     "PhysicalSizeYUnit": "µm"})
+    [(data, kw, _)] = napari_get_reader(str(path))(str(path))
+    np.testing.assert_array_equal(data, holo)
+    assert kw["scale"] == pytest.approx((1.0, 0.345, 0.345))
+    assert kw["units"] == ("pixel", "µm", "µm")
+    assert kw["name"] == "series"

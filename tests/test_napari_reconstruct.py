@@ -92,6 +92,11 @@ def test_preview_layer_appears_during_the_run(qtbot, dock):
 
 def test_slider_reruns_only_the_refinement(qtbot, dock, hologram):
     viewer, widget, counter = dock
+    widget.form["t_corrupt"].value = 200  # before any run: nothing to refine, nothing starts
+    widget.form["t_corrupt"].value = 250
+    qtbot.wait(400)
+    assert counter.runs == 0 and widget.worker is None
+    widget.form["t_corrupt"].value = 200
     _run(qtbot, widget)
     first = viewer.layers["holo [stub-refine]"].data.copy()
     assert (counter.stage1, counter.runs) == (1, 1)

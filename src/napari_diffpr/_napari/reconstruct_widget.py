@@ -52,6 +52,7 @@ class ReconstructWidget(Container):
         self.worker = None
         self._cache_key: tuple | None = None
         self._cache: dict = {}
+        self._done_key: tuple | None = None  # settings of the last finished run
         self._pending_rerun = False
         self._job: dict[str, Any] = {}
         self.last_result: Result | None = None
@@ -194,8 +195,11 @@ class ReconstructWidget(Container):
         method = self.method
         if method is None or name not in method.refine_only_params:
             return
-        # Only a finished stage 1 for the same input and settings can be refined again.
-        if self._cache and self._cache_key == self._current_key():
+        # Only a run on the same input with the same stage-1 settings (finished, or still in
+        # flight) is refined again; anything else waits for Run.
+        key = self._current_key()
+        running_same = self.worker is not None and self._job.get("key") == key
+        if key is not None and (self._done_key == key or running_same):
             self._rerun_timer.start()  # restarts: debounced while the slider moves
 
     def _refine_rerun(self) -> None:
@@ -245,7 +249,8 @@ class ReconstructWidget(Container):
         key = self._current_key()
         if key != self._cache_key:  # new input or stage-1 settings: start a fresh cache
             self._cache_key, self._cache = key, {}
-        self._job = {"layer": layer, "method": method.name, "input_name": layer.name, "done": False}
+        self._job = {"layer": layer, "method": method.name, "input_name": layer.name, "done": False,
+                     "key": key}
         self._set_running(True)
         self.worker = start_reconstruction(
             layer.data, method.name, background=background, cache=self._cache, params=params,
@@ -289,6 +294,7 @@ class ReconstructWidget(Container):
         result_layers.show_result(self._viewer, result, source, self._job["method"],
                                   input_name=self._job["input_name"])
         self.last_result = result
+        self._done_key = self._job["key"]
         self._bar.value = 100
         self._status.value = (f"done: {result_layers.result_layer_name(self._job['input_name'], self._job['method'])}"
                               f" in {result.metadata.get('seconds', 0.0):.2f} s")
@@ -296,6 +302,7 @@ class ReconstructWidget(Container):
     def _on_errored(self, exc: BaseException) -> None:
         self._drop_preview()
         self._cache_key, self._cache = None, {}  # a half-written cache must not be reused
+        self._done_key = None
         self._pending_rerun = False
         message = describe_error(exc, self._job.get("method", ""))
         self._status.value = message
