@@ -32,8 +32,10 @@ def fft(data: np.ndarray, axis: int) -> np.ndarray:
     return _fft.fft(data, axis=axis, workers=WORKERS)
 
 
-def ifft(spectrum: np.ndarray, axis: int) -> np.ndarray:
-    return _fft.ifft(spectrum, axis=axis, workers=WORKERS)
+def ifft(spectrum: np.ndarray, axis: int, overwrite: bool = False) -> np.ndarray:
+    """1-D inverse FFT along ``axis``; ``overwrite`` lets scipy reuse the input's memory
+    (saves allocating and page-faulting another full-size array)."""
+    return _fft.ifft(spectrum, axis=axis, workers=WORKERS, overwrite_x=overwrite)
 
 
 def fft2(image: np.ndarray) -> np.ndarray:

@@ -80,13 +80,13 @@ def demodulate(spectrum: HalfRows, sideband: Sideband, spec: FilterSpec) -> np.n
     weights = sideband_filter(spec.shape, (ky0 + oy) / h - sb.fy, (kx0 + ox) / w - sb.fx, spec.radius)
     shifted = np.zeros_like(cols)
     shifted[:, oy % h] = cols[:, (ky0 + oy) % h] * weights.T
-    cols = ifft(shifted, axis=1)[:, :h0]
+    cols = ifft(shifted, axis=1, overwrite=True)[:, :h0]
     dy, dx = sb.fy - ky0 / h, sb.fx - kx0 / w
     cols *= np.exp(-2j * np.pi * dy * np.arange(h0, dtype=np.float64)).astype(np.complex64)[None, :]
     padded = np.zeros((h0, w), dtype=np.complex64)
     padded[:, :rx + 1] = cols[rx:].T
     padded[:, w - rx:] = cols[:rx].T
-    field = ifft(padded, axis=1)[:, :w0]
+    field = ifft(padded, axis=1, overwrite=True)[:, :w0]
     field *= np.exp(-2j * np.pi * dx * np.arange(w0, dtype=np.float64)).astype(np.complex64)[None, :]
     field = field.astype(np.complex64, copy=False)
     return np.conj(field) if conjugate else field

@@ -84,7 +84,7 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
     if background is not None:
         field = divide_background(field, demodulate(HalfRows(background, edge_margin(radius)), sb, spec))
     amplitude = np.abs(field)
-    phase = np.angle(field).astype(np.float32)
+    phase = np.angle(field).astype(np.float32, copy=False)
     timings["filter_s"] = time.perf_counter() - t
     yield Progress("filter", 2, total, preview=phase, message=f"{filter_shape} filter, radius {radius:.4f} cycles/px")
 
