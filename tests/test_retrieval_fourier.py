@@ -214,3 +214,18 @@ def test_bad_input_is_reported():
         nd.reconstruct(holo, "fourier", unwrap="magic")
     with pytest.raises(ParameterError, match="2 values"):
         nd.reconstruct(holo, "fourier", sideband=(0.2,))
+
+
+def test_cache_reuses_the_spectrum_for_reruns_on_the_same_input():
+    truth = bump_phase(SHAPE, height=2.0, sigma=10)
+    holo, _ = off_axis(truth, (0.2, 0.2))
+    cache = {}
+    first = nd.reconstruct(holo, "fourier", cache=cache)
+    assert "fourier_coarse" in cache and any(isinstance(k, tuple) for k in cache)
+    stored = dict(cache)
+    again = nd.reconstruct(holo, "fourier", cache=cache, unwrap="lsq")
+    assert all(cache[k] is v for k, v in stored.items())  # nothing recomputed
+    np.testing.assert_allclose(again.phase, first.phase, atol=1e-3)
+    fresh = nd.reconstruct(holo, "fourier", filter_shape="gauss")
+    cached = nd.reconstruct(holo, "fourier", filter_shape="gauss", cache=cache)
+    np.testing.assert_allclose(cached.phase, fresh.phase, atol=1e-6)

@@ -66,14 +66,27 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
     t0 = time.perf_counter()
     radius_of = lambda s: filter_radius(s, filter_size, numerical_aperture=numerical_aperture,  # noqa: E731
                                         wavelength_um=wavelength, pixel_size_um=pixel_size)
+    # The caller keeps ``cache`` only for re-runs on the same input (e.g. the dock changing
+    # the unwrapper or the filter shape), so the detection and the row spectra carry over.
+    cache = {} if cache is None else cache
+
+    def row_spectra(margin):
+        key = ("fourier_rows", margin)
+        if key not in cache:
+            cache.pop(next((k for k in cache if isinstance(k, tuple) and k[0] == "fourier_rows"), None), None)
+            cache[key] = HalfRows(data, margin)
+        return cache[key]
+
     if sideband is None:
-        coarse = coarse_sideband(data)
-        spectrum = HalfRows(data, edge_margin(radius_of(coarse)))
+        if "fourier_coarse" not in cache:
+            cache["fourier_coarse"] = coarse_sideband(data)
+        coarse = cache["fourier_coarse"]
+        spectrum = row_spectra(edge_margin(radius_of(coarse)))
         fy, fx = refine_peak(spectrum, coarse.fy, coarse.fx, refine_radius(data.shape, spectrum.shape))
         sb = Sideband(fy, fx, coarse.prominence).canonical()[0]
     else:
         sb = check_sideband(sideband, data.shape)
-        spectrum = HalfRows(data, edge_margin(radius_of(sb)))
+        spectrum = row_spectra(edge_margin(radius_of(sb)))
     radius = radius_of(sb)
     spec = FilterSpec(filter_shape, radius)
     timings["detect_s"] = time.perf_counter() - t0
