@@ -48,6 +48,15 @@ def filter_radius(sideband: Sideband, filter_size: float = 0.5, *,
     return float(radius)
 
 
+def twin_limit(sideband: Sideband) -> float:
+    """Largest filter radius (cycles/pixel) that keeps clear of the twin (-1) order: the
+    twin sits at -k and, near the Nyquist frequency, also at its aliases -k + (m, n), so
+    the limit is half the distance from +k to the nearest of them."""
+    k = np.array([sideband.fy, sideband.fx])
+    shifts = np.array([(m, n) for m in (-1, 0, 1) for n in (-1, 0, 1)], dtype=float)
+    return float(np.min(np.hypot(*(2 * k[None, :] - shifts).T)) / 2)
+
+
 def edge_margin(radius: float) -> int:
     """Zero margin (px) added around the hologram: a few widths of the filter's kernel."""
     return int(math.ceil(EDGE_MARGIN_KERNELS / radius))

@@ -10,7 +10,7 @@ from ..methods import Method, Param, register
 from ..result import Progress, Result
 from .background import BACKGROUND_FITS, choose_sign, fit_background
 from .filters import FILTER_SHAPES
-from .fourier import FilterSpec, demodulate, divide_background, edge_margin, filter_radius
+from .fourier import FilterSpec, demodulate, divide_background, edge_margin, filter_radius, twin_limit
 from .sideband import Sideband, check_sideband, coarse_sideband, refine_peak, refine_radius
 from .spectrum import HalfRows
 from .tie import BOUNDARIES, DEFAULT_WAVELENGTHS_UM, tie_phase
@@ -88,6 +88,10 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
         sb = check_sideband(sideband, data.shape)
         spectrum = row_spectra(edge_margin(radius_of(sb)))
     radius = radius_of(sb)
+    # Carriers near the Nyquist frequency bring the twin order's alias close: never filter
+    # past half way to it (that would mix the conjugate field in).
+    limited = radius > twin_limit(sb)
+    radius = min(radius, twin_limit(sb))
     spec = FilterSpec(filter_shape, radius)
     timings["detect_s"] = time.perf_counter() - t0
     yield Progress("detect", 1, total, message=f"sideband at (fy, fx) = ({sb.fy:.4f}, {sb.fx:.4f}) cycles/px")
@@ -129,6 +133,7 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
         "filter_shape": filter_shape,
         "filter_radius": radius,
         "filter_radius_from": "numerical_aperture" if numerical_aperture is not None else "filter_size",
+        "filter_radius_limited_by_twin_order": limited,
         "unwrap": method,
         "background_fit_applied": fit_applied,
         "background_fraction": None if bg_mask is None else float(bg_mask.mean()),
