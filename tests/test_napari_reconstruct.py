@@ -51,8 +51,12 @@ def test_form_is_built_from_the_param_spec(dock):
 
 def test_run_adds_a_layer_with_input_geometry_and_record(qtbot, dock, hologram):
     viewer, widget, counter = dock
+    original = viewer.layers["holo"].data.copy()
     widget.set_params(gain=2.0)
     _run(qtbot, widget)
+    np.testing.assert_array_equal(viewer.layers["holo"].data, original)  # input untouched
+    assert widget._status.value.startswith("done: holo [stub-refine]")
+    assert widget._status.value.endswith("on auto")  # the device the method reports
     name = "holo [stub-refine]"
     assert name in viewer.layers
     layer = viewer.layers[name]

@@ -8,7 +8,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from ..errors import InputError
-from ..metrics import METRIC_NAMES, abs_error, compare
+from ..metrics import abs_error, compare
 from .layer_info import modality_of
 from .layers import spatial_kwargs
 from .lifecycle import connect_while_alive

@@ -86,7 +86,14 @@ class ReconstructWidget(Container):
         self._cancel_button.changed.connect(lambda *_: self.cancel())
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             connect_while_alive(self.native, event, self._refresh_choices)
+        # closing the viewer mid-run: stop the job so no callback reaches deleted widgets
+        self.native.destroyed.connect(self._quit_on_destroy)
         self._on_input_changed()
+
+    def _quit_on_destroy(self, *_):
+        worker = getattr(self, "worker", None)  # may run while Python tears the dock down
+        if worker is not None:
+            worker.quit()
 
     # ---- choices --------------------------------------------------------------------------
     def _image_layers(self):
@@ -297,7 +304,8 @@ class ReconstructWidget(Container):
         self._done_key = self._job["key"]
         self._bar.value = 100
         self._status.value = (f"done: {result_layers.result_layer_name(self._job['input_name'], self._job['method'])}"
-                              f" in {result.metadata.get('seconds', 0.0):.2f} s")
+                              f" in {result.metadata.get('seconds', 0.0):.2f} s"
+                              + (f" on {result.metadata['device']}" if result.metadata.get("device") else ""))
 
     def _on_errored(self, exc: BaseException) -> None:
         self._drop_preview()
