@@ -106,6 +106,7 @@ def test_bad_arguments_give_clear_messages_and_nonzero_exit(tmp_path, capsys, ec
         (["reconstruct", tmp_path / "missing.tif", "-o", tmp_path / "p.tif"], "no such file"),
         (["reconstruct", tmp_path / "h.npy", "-o", tmp_path / "p.tif", "-m", "nope"], "unknown method 'nope'"),
         (["reconstruct", tmp_path / "h.npy", "-o", tmp_path / "p.png", "-m", "echo-test"], "unsupported file type"),
+        (["reconstruct", tmp_path / "h.npy", "-o", tmp_path / "h.npy", "-m", "echo-test"], "same file as the input"),
         (["frobnicate"], "invalid choice"),
         (["simulate", "--size", "8", "-o", tmp_path / "s.npz"], "at least 32 pixels"),
         (["compare", tmp_path / "h.npy", tmp_path / "missing.tif"], "no such file"),
@@ -261,3 +262,28 @@ def test_physical_parameters_come_from_file_metadata_unless_given(tmp_path, caps
         assert seen["pixel_size"] == 0.5
     finally:
         unregister("physical-test")
+
+
+def test_progress_bar_redraws_on_a_terminal_and_logs_every_tenth_otherwise():
+    import io as stdio
+
+    from napari_diffpr.cli import ProgressBar
+
+    class Tty(stdio.StringIO):
+        def isatty(self):
+            return True
+
+    tty, log = Tty(), stdio.StringIO()
+    for stream in (tty, log):
+        bar = ProgressBar(stream)
+        for i in range(1, 101):
+            bar(Progress("refine", i, 100))
+        bar(Progress("save", 1, 1))
+        bar.close()
+    assert tty.getvalue().count("\r") == 101 and tty.getvalue().endswith("\n")
+    assert "100.0% 100/100" in tty.getvalue()
+    lines = log.getvalue().splitlines()
+    # the first event, then 10 %, 20 %, ... 100 %, then "save"
+    assert len(lines) == 12 and "\r" not in log.getvalue()
+    assert "1/100" in lines[0] and "10/100" in lines[1]
+    assert lines[-2].startswith("refine") and "100.0%" in lines[-2] and lines[-1].startswith("save")

@@ -252,6 +252,11 @@ def cmd_reconstruct(argv: Sequence[str]) -> int:
     main = _pick_measurement(items, known.input)[0] if items else None
     method = _method_for(known.method, None if main is None else main.data)
     args = _reconstruct_parser(method, all_methods).parse_args(argv)
+    out_path = Path(args.output).resolve()
+    for src in (args.input, args.background):
+        if src and Path(src).resolve() == out_path:
+            raise InputError(f"the output {args.output} is the same file as the input {src}; "
+                             "choose another name so the measurement is not overwritten")
     if items is None:
         items = io.read(args.input)  # raises a clear FileNotFoundError / InputError
     main, bg_item = _pick_measurement(items, args.input)
