@@ -1,6 +1,6 @@
 """Image-quality metrics of a phase map against a reference (ground truth or another result).
 
-The numbers follow the DiffPR paper's convention (seed 000, §5.1: "target phase maps are linearly
+The numbers follow the DiffPR paper's convention (Zhang, DiffPR, §5.1: "target phase maps are linearly
 rescaled to the [0, 1] range"): the *reference's* minimum and maximum define one linear map
 ``x -> (x - ref_min) / (ref_max - ref_min)`` that is applied to **both** maps, so the reference
 spans exactly [0, 1] and the result is judged on that same scale (it is not rescaled on its own,
@@ -151,7 +151,7 @@ def compare(result_or_array, reference, *, data_range: float | None = None, mask
     reference: the ground truth (or any other phase map), same shape, radians; a Result works too.
     data_range: span of phase in radians that is mapped onto 1. Default: the reference's
         max - min. The reference's minimum always maps to 0; the *same* map is applied to the
-        result (paper convention, seed 000 §5.1), so the reference lies in [0, 1] and the
+        result (DiffPR paper convention, §5.1), so the reference lies in [0, 1] and the
         result is not rescaled independently.
     mask: optional boolean H x W (or N x H x W) array; only True pixels are scored (the [0, 1]
         scaling then uses the reference's min/max inside the mask; SSIM is the mean of
