@@ -122,3 +122,24 @@ def test_metrics_equal_compare_and_overlay(qtbot, viewer_with_phase):
     np.testing.assert_allclose(err.scale, (0.5, 0.5))
     widget._overlay.value = False
     assert not overlay.visible
+
+
+def test_docks_follow_a_result_layer_updated_in_place(qtbot, viewer_with_phase):
+    from napari_diffpr import compare
+    from napari_diffpr._napari.metrics_widget import MetricsWidget
+    from napari_diffpr._napari.profile_widget import ProfileWidget
+
+    viewer, img, _ = viewer_with_phase
+    metrics, profile = MetricsWidget(viewer), ProfileWidget(viewer)
+    profile.add_line_layer()
+    metrics.compute()
+    profile.update_profiles()
+    before = metrics.results["holo [fourier]"]["psnr"]
+    better = img + np.random.default_rng(5).normal(0, 0.01, img.shape).astype(np.float32)
+    viewer.layers["holo [fourier]"].data = better  # what a re-run of the dock does
+    expected = compare(better, img)["psnr"]
+    qtbot.waitUntil(lambda: metrics.results["holo [fourier]"]["psnr"] == pytest.approx(expected),
+                    timeout=5_000)
+    assert expected > before
+    qtbot.waitUntil(lambda: any(p.name == "holo [fourier]" and np.allclose(
+        p.values[0], better[32, 6], atol=0.05) for p in profile.profiles), timeout=5_000)

@@ -14,8 +14,8 @@ def connect_while_alive(native, event, callback: Callable) -> None:
     def _disconnect(*_):
         try:
             event.disconnect(callback)
-        except (TypeError, ValueError, RuntimeError):
-            pass
+        except (TypeError, ValueError, RuntimeError, AttributeError):
+            pass  # the emitter is already gone (layer or viewer closed first)
 
     native.destroyed.connect(_disconnect)
 
@@ -27,3 +27,18 @@ def single_shot_timer(native, interval_ms: int, callback: Callable) -> QTimer:
     timer.setInterval(interval_ms)
     timer.timeout.connect(callback)
     return timer
+
+
+class LayerDataWatcher:
+    """Calls ``callback`` when the data of any watched layer changes (a re-run updating a result
+    layer in place), each layer connected once, for as long as ``native`` lives."""
+
+    def __init__(self, native, callback: Callable):
+        self._native, self._callback = native, callback
+        self._ids: set[int] = set()
+
+    def watch(self, layers) -> None:
+        for layer in layers:
+            if id(layer) not in self._ids:
+                self._ids.add(id(layer))
+                connect_while_alive(self._native, layer.events.data, self._callback)

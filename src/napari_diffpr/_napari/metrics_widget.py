@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..metrics import abs_error, compare
 from .layer_info import modality_of
 from .layers import spatial_kwargs
-from .lifecycle import connect_while_alive
+from .lifecycle import LayerDataWatcher, connect_while_alive, single_shot_timer
 from .overlay import hide_text, show_text
 
 HEADERS = ("layer", "PSNR (dB)", "SSIM", "MAE (ref. span)", "HF error")
@@ -53,6 +53,9 @@ class MetricsWidget(Container):
         self._error_map.changed.connect(lambda *_: self.add_error_layer())
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             connect_while_alive(self.native, event, self.reset_choices)
+        # a re-run replaces a scored layer's data: score it again (once things settle)
+        self._recompute = single_shot_timer(self.native, 200, self._refresh)
+        self._watcher = LayerDataWatcher(self.native, lambda *_: self._recompute.start())
         self.reset_choices()
 
     def _phase_choices(self, *_):
@@ -88,8 +91,10 @@ class MetricsWidget(Container):
             hide_text(self._viewer)
             return self.results
         reference = self._viewer.layers[name]
+        candidates = self._candidates(reference)
+        self._watcher.watch([reference, *candidates])
         errors = []
-        for layer in self._candidates(reference):
+        for layer in candidates:
             try:
                 self.results[layer.name] = compare(np.asarray(layer.data), np.asarray(reference.data))
             except InputError as exc:
@@ -109,6 +114,13 @@ class MetricsWidget(Container):
         else:
             hide_text(self._viewer)
         return self.results
+
+    def _refresh(self) -> None:
+        if self.results:  # only a table the user asked for is kept up to date
+            selected = self.selected()
+            self.compute()
+            if selected in self.results:
+                self.table.selectRow(list(self.results).index(selected))
 
     def selected(self) -> str | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []

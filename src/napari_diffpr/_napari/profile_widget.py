@@ -10,7 +10,7 @@ from qtpy.QtWidgets import QFileDialog
 
 from .layer_info import modality_of
 from .layers import is_phase_layer
-from .lifecycle import connect_while_alive, single_shot_timer
+from .lifecycle import LayerDataWatcher, connect_while_alive, single_shot_timer
 from .mpl_canvas import LINE_COLORS, ThemedCanvas
 from .profile_sampling import Profile, sample_profile, write_profiles_csv
 
@@ -47,6 +47,7 @@ class ProfileWidget(Container):
         self.native.layout().addWidget(self.canvas)
 
         self._timer = single_shot_timer(self.native, THROTTLE_MS, self.update_profiles)
+        self._watcher = LayerDataWatcher(self.native, self._schedule)  # re-runs update results
 
         self._new_line.changed.connect(lambda *_: self.add_line_layer())
         self._shapes.changed.connect(self._watch_shapes)
@@ -163,6 +164,8 @@ class ProfileWidget(Container):
             self._status.value = "add a line (New line) to see profiles"
         else:
             point = np.asarray(self._viewer.dims.point, float)
+            chosen = [self._viewer.layers[n] for n in self._layers.value if n in self._viewer.layers]
+            self._watcher.watch(chosen)
             for name in self._layers.value:
                 if name in self._viewer.layers:
                     self.profiles.append(sample_profile(self._viewer.layers[name], *line,
