@@ -81,6 +81,17 @@ def test_registry_parameters_become_typed_flags(tmp_path, capsys, echo_method):
     assert err == ""  # --quiet
 
 
+def test_options_before_input_do_not_confuse_the_input(tmp_path, capsys, echo_method):
+    holo = fringe_hologram(48)
+    np.save(tmp_path / "h.npy", holo)
+    np.save(tmp_path / "p.npy", holo * 0 + 7)  # the output of an earlier run, about to be replaced
+    # the output's name comes before INPUT: it must not be read as the measurement
+    code, _, err = _run(["reconstruct", "-m", "echo-test", "-o", tmp_path / "p.npy", "--gain", "2", "-q",
+                         tmp_path / "h.npy"], capsys)
+    assert code == 0, err
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), holo * 2, rtol=1e-6)
+
+
 def test_help_lists_method_parameters_with_units(capsys, echo_method):
     code, out, _ = _run(["reconstruct", "--method", "echo-test", "--help"], capsys)
     assert code == 0

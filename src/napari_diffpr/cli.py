@@ -246,12 +246,19 @@ def cmd_reconstruct(argv: Sequence[str]) -> int:
         method = _method_for(known.method) if known.method in all_methods else None
         _reconstruct_parser(method, all_methods).print_help()
         return 0
-    items = None
-    if known.input and Path(known.input).is_file():
-        items = io.read(known.input)
-    main = _pick_measurement(items, known.input)[0] if items else None
-    method = _method_for(known.method, None if main is None else main.data)
-    args = _reconstruct_parser(method, all_methods).parse_args(argv)
+    # The input's shape decides between a method's hologram and RGB variants, whose options may
+    # differ, so read it before building the full parser. The pre-parser can mistake an option's
+    # value for INPUT (it does not know the method's options); the full parse settles it.
+    items, method, args = None, None, None
+    guess = known.input
+    for _ in range(2):
+        items = io.read(guess) if guess and Path(guess).is_file() else None
+        main = _pick_measurement(items, guess)[0] if items else None
+        method = _method_for(known.method, None if main is None else main.data)
+        args = _reconstruct_parser(method, all_methods).parse_args(argv)
+        if args.input == guess:
+            break
+        guess = args.input
     out_path = Path(args.output).resolve()
     for src in (args.input, args.background):
         if src and Path(src).resolve() == out_path:
