@@ -147,7 +147,7 @@ def markdown(results: dict, args, t_star: int, elapsed: float) -> str:
         for r in rows:
             fail = f" ({len(r['failures'])} failed)" if r["failures"] else ""
             lines.append(f"| {r['label']} | {r['psnr']:.2f} ± {r['psnr_std']:.2f} | {r['ssim']:.3f} | "
-                         f"{r['mae']:.4f} | {r['hf_error']:.4f} | {r['seconds']:.2f} | {r['n']}{fail} |")
+                         f"{r['mae']:.4f} | {r['hf_error']:.4f} | {r['seconds']:.3f} | {r['n']}{fail} |")
         lines.append("")
     lines += ["### The paper's claims on our data", ""] + claims(results, t_star) + ["", END]
     return "\n".join(lines)
