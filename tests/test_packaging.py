@@ -162,3 +162,12 @@ sys.exit(f"reading imported {{bad}}" if bad else 0)
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/index.md", "docs/api.md", "docs/cli.md"])
+def test_relative_links_in_docs_resolve(doc):
+    path = ROOT / doc
+    targets = re.findall(r"\]\(([^)\s]+)\)", path.read_text())
+    local = [t.split("#")[0] for t in targets if not re.match(r"[a-z]+://", t) and not t.startswith("#")]
+    missing = [t for t in local if t and not (path.parent / t).exists()]
+    assert not missing, f"{doc} links to missing files: {missing}"
