@@ -197,3 +197,24 @@ def test_ome_tiff_pixel_size_becomes_scale(tmp_path):
     assert kw["scale"] == pytest.approx((1.0, 0.345, 0.345))
     assert kw["units"] == ("pixel", "µm", "µm")
     assert kw["name"] == "series"
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not present")
+def test_measured_hl60_hologram_through_the_dock(qtbot, make_napari_viewer):
+    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
+
+    viewer = make_napari_viewer()
+    viewer.open(str(SHARED_DATA / "hl60_hologram.npz"), plugin="napari-diffpr")
+    assert [layer.name for layer in viewer.layers] == ["hl60_hologram", "hl60_hologram background"]
+    widget = ReconstructWidget(viewer)
+    widget.set_input("hl60_hologram")
+    widget.set_method("fourier")
+    assert widget._background.value == "hl60_hologram background"
+    worker = widget.run(start=False)
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        worker.start()
+    phase = viewer.layers["hl60_hologram [fourier]"].data
+    # the data README: one round cell, peak phase about 5.0 rad, flat background
+    assert 4.0 < float(phase.max()) < 6.0
+    border = np.concatenate([phase[:10].ravel(), phase[-10:].ravel()])
+    assert abs(float(np.median(border))) < 0.3
