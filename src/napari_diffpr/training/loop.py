@@ -233,7 +233,11 @@ class Trainer:
         base_elapsed = self.elapsed
         bar = None
         if progress:
-            from tqdm import tqdm
+            try:
+                from tqdm import tqdm
+            except ImportError:   # tqdm comes with napari; without it, the log lines remain
+                tqdm = None
+        if progress and tqdm is not None:
             bar = tqdm(total=cfg.steps, initial=self.step, desc=cfg.model, mininterval=20,
                        file=sys.stderr, dynamic_ncols=False, ncols=100)
         running = None
