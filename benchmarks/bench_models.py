@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=16, help="test images per modality")
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--t", type=int, default=100, help="t_corrupt of the sampler comparison rows")
-    p.add_argument("--sweep", type=int, nargs="*", default=[50, 200, 400], help="t_corrupt sweep (dpm++ 10)")
+    p.add_argument("--sweep", type=int, nargs="*", default=[25, 50, 200, 400], help="t_corrupt sweep (dpm++ 10)")
     p.add_argument("--modalities", nargs="*", default=["hologram", "rgb"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results_models.json"))
