@@ -240,3 +240,12 @@ def test_prepare_input_contract_used_by_the_pipeline():
     x, crop = inputs.prepare_input(rgb_frame(), "rgb", None, PRED_CFG)
     assert x.shape[-2] % 16 == 0 and x.shape[-1] % 16 == 0
     assert inputs.crop_output(x, crop).shape[-2:] == (H, W)
+
+
+def test_pc_snr_reaches_the_corrector(pipe):
+    frame = rgb_frame()
+    cache: dict = {}
+    (_, meta), _ = drain(pipe.run(frame, t_corrupt=100, sampler="pc", steps=3, pc_snr=0.0, cache=cache))
+    assert pipe.prior.calls == 3 and meta["pc_snr"] == 0.0       # predictor only
+    drain(pipe.run(frame, t_corrupt=100, sampler="pc", steps=3, cache=cache))
+    assert pipe.prior.calls == 3 + 6                             # corrector + predictor per step

@@ -30,6 +30,10 @@ DIFFPR_PARAMS = (
     Param("steps", "int", 10, minimum=1, maximum=1000, refine_only=True,
           help="Sampler steps from t_corrupt down to clean data (network calls: steps, or "
                "2 x steps for 'pc')."),
+    Param("pc_snr", "float", 0.16, minimum=0.0, maximum=1.0, refine_only=True,
+          help="pc only: signal-to-noise ratio of the Langevin corrector (score SDE's default "
+               "0.16); 0 runs the predictor alone. Larger values add noise the low frequencies "
+               "never lose again (see docs/samplers.md)."),
     Param("seed", "int", 0, minimum=0, maximum=2**63 - 1, refine_only=True,
           help="Seed of the corruption noise (and of the pc sampler's noise): the same seed "
                "gives the same result."),
@@ -44,7 +48,7 @@ def _make_run(modality: str, predictor: str, refine: bool):
 
         t_corrupt = int(params.get("t_corrupt", 0)) if refine else 0
         pipe = load_pipeline(modality, predictor, device, with_prior=t_corrupt > 0)
-        kwargs = {k: params[k] for k in ("sampler", "steps", "seed") if k in params}
+        kwargs = {k: params[k] for k in ("sampler", "steps", "seed", "pc_snr") if k in params}
         phase, meta = yield from pipe.run(data, background if modality == "hologram" else None,
                                           t_corrupt=t_corrupt, cache=cache, **kwargs)
         meta["units"] = "rad"

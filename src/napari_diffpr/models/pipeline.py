@@ -145,9 +145,10 @@ class DiffPRPipeline:
     # --- the whole algorithm ------------------------------------------------------------------
     def run(self, frame: np.ndarray, background: np.ndarray | None = None, *, t_corrupt: int = 0,
             sampler: str = "dpm++", steps: int = 10, seed: int = 0, cache: dict | None = None,
-            ) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
+            pc_snr: float = 0.16) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
         """Yield Progress events (each with a radian preview of the full H x W); return
-        (phase in radians, float32 H x W; a metadata dict)."""
+        (phase in radians, float32 H x W; a metadata dict). ``pc_snr`` is the pc sampler's
+        Langevin corrector signal-to-noise ratio (ignored by the other samplers)."""
         if sampler not in SAMPLERS:
             raise ParameterError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
         if int(t_corrupt) != t_corrupt or not 0 <= t_corrupt <= self.schedule.t_max:
@@ -193,7 +194,8 @@ class DiffPRPipeline:
         def to_rad(x: torch.Tensor) -> torch.Tensor:
             return inputs.network_to_phase(x[..., :h, :w], self.prior_config)
 
-        walk = get_sampler(sampler)(eps_fn, self.schedule, x_t, t_corrupt, steps, generator=gen)
+        options = {"snr": float(pc_snr)} if sampler == "pc" else {}
+        walk = get_sampler(sampler)(eps_fn, self.schedule, x_t, t_corrupt, steps, generator=gen, **options)
         stage = f"refinement: {sampler}, t_corrupt={t_corrupt}"
         try:
             while True:
@@ -215,6 +217,7 @@ class DiffPRPipeline:
             "alpha_t_corrupt": alpha,
             "sigma_t_corrupt": sigma,
             "sampler": sampler,
+            **({"pc_snr": float(pc_snr)} if sampler == "pc" else {}),
             "steps": steps,
             "network_evaluations": network_evaluations(sampler, steps),
             "seed": int(seed),
