@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -64,8 +65,21 @@ def check_sideband(sideband, shape: tuple[int, int]) -> Sideband:
     return Sideband(fy, fx, None)
 
 
+@lru_cache(maxsize=8)
 def _hann(n: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _search_grid(ch: int, cw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """fy (column), fx (row), radius and the searched half plane of a ch x cw rfft2."""
+    fy = np.fft.fftfreq(ch)[:, None]
+    fx = np.fft.rfftfreq(cw)[None, :]
+    rho = np.sqrt(fy ** 2 + fx ** 2)
+    valid = (rho >= MIN_CARRIER) & ((fx > 0) | (fy > 0))
+    for a in (fy, fx, rho, valid):
+        a.setflags(write=False)
+    return fy, fx, rho, valid
 
 
 def _coarse_peak(hologram: np.ndarray) -> tuple[float, float, float]:
@@ -78,10 +92,7 @@ def _coarse_peak(hologram: np.ndarray) -> tuple[float, float, float]:
     # blank the axes (which is why qpretrieve misses carriers along x or y).
     crop = (crop - crop.mean()) * _hann(ch)[:, None] * _hann(cw)[None, :]
     mag = np.abs(rfft2(crop))
-    fy = np.fft.fftfreq(ch)[:, None]
-    fx = np.fft.rfftfreq(cw)[None, :]
-    rho = np.sqrt(fy ** 2 + fx ** 2)
-    valid = (rho >= MIN_CARRIER) & ((fx > 0) | (fy > 0))
+    fy, fx, rho, valid = _search_grid(ch, cw)
     search = np.where(valid, mag, 0.0)
     iy, ix = np.unravel_index(int(np.argmax(search)), search.shape)
     median = float(np.median(mag[valid]))
