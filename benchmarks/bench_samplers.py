@@ -20,10 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from napari_diffpr import compare
-from napari_diffpr.models.samplers import get_sampler, network_evaluations
+from napari_diffpr.models.samplers import get_sampler
 from napari_diffpr.models.schedule import VPSchedule
 
-RUNS = (("pc", 100), ("dpm++", 5), ("dpm++", 10), ("dpm++", 20), ("ddim", 10), ("ddim", 50))
+# (sampler, steps, options); pc with the corrector off / weaker shows what the corrector costs
+RUNS = (("pc", 100, {}), ("pc", 100, {"snr": 0.05}), ("pc", 100, {"snr": 0.0}), ("dpm++", 5, {}),
+        ("dpm++", 10, {}), ("dpm++", 20, {}), ("ddim", 10, {}), ("ddim", 50, {}))
 
 
 def spectrum(size: int, k0: float = 0.02) -> torch.Tensor:
@@ -49,6 +51,19 @@ def exact_eps(p: torch.Tensor, schedule: VPSchedule):
     return eps_fn
 
 
+def exact_limits(x_t: torch.Tensor, p: torch.Tensor, schedule: VPSchedule, t: int, seed: int) -> dict:
+    """Closed-form end points per Fourier mode: the ODE keeps x_t / sqrt(alpha^2 P + sigma^2)
+    fixed; the reverse SDE draws from the Gaussian posterior of x0 given x_t."""
+    a, s, _ = schedule.coefficients(t)
+    xk = torch.fft.fft2(x_t, norm="ortho")
+    ode = torch.fft.ifft2(xk * (p / (a * a * p + s * s)).sqrt(), norm="ortho").real
+    mean = torch.fft.ifft2(xk * (a * p / (a * a * p + s * s)), norm="ortho").real
+    white = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(seed), dtype=x_t.dtype)
+    post_sd = (p * s * s / (a * a * p + s * s)).sqrt()
+    fresh = torch.fft.ifft2(torch.fft.fft2(white, norm="ortho") * post_sd, norm="ortho").real
+    return {"exact-ode": ode, "exact-sde": mean + fresh}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=128)
@@ -70,15 +85,24 @@ def main(argv=None) -> int:
     print(f"{args.images} Gaussian-random-field images {args.size}x{args.size}, exact prior; "
           f"PSNR (dB) against the truth, mean over images")
     print(f"stage 1 (Down/Up only): {psnr(stage1):.2f} dB")
-    print(f"{'t_corrupt':>9} {'sampler':>7} {'steps':>5} {'NFE':>4} {'PSNR':>7} {'vs pc100':>8} {'s':>6}")
+    print("exact-ode: the probability-flow ODE solved in closed form (the limit of ddim/dpm++); "
+          "exact-sde: an exact posterior sample p(x0 | x_t) (the limit of pc)")
+    print(f"{'t_corrupt':>9} {'sampler':>14} {'steps':>5} {'NFE':>4} {'PSNR':>7} {'vs pc100':>8} {'s':>6}")
     for t in args.t:
         noise = torch.randn(stage1.shape, generator=torch.Generator().manual_seed(args.seed + t), dtype=torch.float64)
         x_t = sched.add_noise(stage1, torch.tensor([float(t)]), noise)
         ref = None
-        for name, steps in RUNS:
+        for name, steps, options in RUNS:
             gen = torch.Generator().manual_seed(args.seed + 1)
             t0 = time.perf_counter()
-            walk = get_sampler(name)(eps_fn, sched, x_t, t, steps, generator=gen)
+            calls = [0]
+
+            def counted(x, tt, calls=calls):
+                calls[0] += 1
+                return eps_fn(x, tt)
+
+            walk = get_sampler(name)(counted, sched, x_t, t, steps, generator=gen, **options)
+            label = name + "".join(f" {k}={v}" for k, v in options.items())
             while True:
                 try:
                     next(walk)
@@ -87,8 +111,10 @@ def main(argv=None) -> int:
                     break
             score = psnr(out)
             ref = score if ref is None else ref
-            print(f"{t:>9} {name:>7} {steps:>5} {network_evaluations(name, steps):>4} {score:>7.2f} "
+            print(f"{t:>9} {label:>14} {steps:>5} {calls[0]:>4} {score:>7.2f} "
                   f"{score - ref:>+8.2f} {time.perf_counter() - t0:>6.2f}")
+        for name, out in exact_limits(x_t, p, sched, t, args.seed + 2).items():
+            print(f"{t:>9} {name:>14} {'-':>5} {'-':>4} {psnr(out):>7.2f} {psnr(out) - ref:>+8.2f}")
     return 0
 
 
