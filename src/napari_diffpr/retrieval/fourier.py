@@ -87,8 +87,11 @@ def demodulate(spectrum: HalfRows, sideband: Sideband, spec: FilterSpec) -> np.n
     oy, ox = np.arange(-ry, ry + 1), np.arange(-rx, rx + 1)
     cols = spectrum.columns(kx0 + ox)  # [kx, ky]
     weights = sideband_filter(spec.shape, (ky0 + oy) / h - sb.fy, (kx0 + ox) / w - sb.fx, spec.radius)
-    shifted = np.zeros_like(cols)
-    shifted[:, oy % h] = cols[:, (ky0 + oy) % h] * weights.T
+    band = np.take(cols, (ky0 + oy) % h, axis=1)
+    band *= weights.T
+    shifted = np.zeros_like(cols)  # the band moved by whole bins to zero frequency
+    shifted[:, :ry + 1] = band[:, ry:]
+    shifted[:, h - ry:] = band[:, :ry]
     cols = ifft(shifted, axis=1, overwrite=True)[:, :h0]
     dy, dx = sb.fy - ky0 / h, sb.fx - kx0 / w
     cols *= np.exp(-2j * np.pi * dy * np.arange(h0, dtype=np.float64)).astype(np.complex64)[None, :]
