@@ -249,3 +249,11 @@ def test_pc_snr_reaches_the_corrector(pipe):
     assert pipe.prior.calls == 3 and meta["pc_snr"] == 0.0       # predictor only
     drain(pipe.run(frame, t_corrupt=100, sampler="pc", steps=3, cache=cache))
     assert pipe.prior.calls == 3 + 6                             # corrector + predictor per step
+
+
+def test_metadata_warns_above_the_priors_training_range():
+    cfg = dict(PRIOR_CFG, t_max_train=300)
+    p = DiffPRPipeline(tiny_reduced(), PRED_CFG, modality="rgb", prior=tiny_prior(), prior_config=cfg)
+    (_, low), _ = drain(p.run(rgb_frame(), t_corrupt=200, steps=1))
+    (_, high), _ = drain(p.run(rgb_frame(), t_corrupt=400, steps=1))
+    assert "warning" not in low and "t < 300" in high["warning"]

@@ -224,6 +224,10 @@ class DiffPRPipeline:
             "refine_seconds": time.perf_counter() - t0,
             "schedule": self.schedule.config(),
         })
+        trained_to = self.prior_config.get("t_max_train")
+        if trained_to is not None and t_corrupt > trained_to:
+            meta["warning"] = (f"t_corrupt={t_corrupt} lies above the levels the prior was mostly trained on "
+                               f"(t < {trained_to}); expect less reliable detail")
         return phase, meta
 
 
