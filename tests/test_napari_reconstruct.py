@@ -29,6 +29,18 @@ def _run(qtbot, widget):
     return worker
 
 
+def test_float_fields_keep_physical_precision(make_napari_viewer, hologram, stub_refine_method):
+    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(hologram, name="holo", metadata={"pixel_size_um": 0.08475})
+    widget = ReconstructWidget(viewer)
+    widget.set_method("stub-refine")
+    assert widget.form.values()["pixel_size"] == pytest.approx(0.08475, abs=1e-9)
+    widget.set_params(pixel_size=0.1234567)
+    assert widget.form.values()["pixel_size"] == pytest.approx(0.1234567, abs=1e-9)
+
+
 def test_form_is_built_from_the_param_spec(dock):
     viewer, widget, _ = dock
     form = widget.form

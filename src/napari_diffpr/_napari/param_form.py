@@ -52,6 +52,24 @@ def _float_step(p: Param) -> float:
     return float(10 ** np.floor(np.log10(default))) / 10 if default > 0 else 0.01
 
 
+def decimals_for(*values: Any, least: int = 3, most: int = 8) -> int:
+    """Decimals a spin box needs to show ``values`` exactly (a 0.08475 µm pixel size must not
+    become 0.08), at least ``least``."""
+    need = least
+    for v in values:
+        if isinstance(v, (int, float)) and v == v and abs(v) not in (float("inf"),):
+            text = f"{abs(float(v)):.{most}f}".rstrip("0")
+            need = max(need, len(text.split(".")[1]) if "." in text else 0)
+    return min(need, most)
+
+
+def _set_float(w: FloatSpinBox, value: float) -> None:
+    decimals = decimals_for(value, least=w.native.decimals())
+    if decimals != w.native.decimals():
+        w.native.setDecimals(decimals)
+    w.value = value
+
+
 def make_param_widget(p: Param) -> Widget:
     """One magicgui widget for ``p``; text fields for optional and tuple parameters."""
     common = dict(name=p.name, label=_label(p), tooltip=_tooltip(p))
@@ -75,8 +93,11 @@ def make_param_widget(p: Param) -> Widget:
             return Slider(value=int(p.default), min=int(lo), max=int(hi), readout=True, tracking=False,
                           **common)
         return SpinBox(value=int(p.default), min=int(lo), max=int(hi), **common)
-    return FloatSpinBox(value=float(p.default), min=float(lo), max=float(hi), step=_float_step(p),
-                        **common)
+    step = _float_step(p)
+    w = FloatSpinBox(value=float(p.default), min=float(lo), max=float(hi), step=step, **common)
+    w.native.setDecimals(decimals_for(p.default, p.minimum, step))
+    w.value = float(p.default)  # again, now that the box keeps enough decimals
+    return w
 
 
 def _parse_text(p: Param, text: str) -> Any:
@@ -116,7 +137,12 @@ class ParamForm(Container):
         for p in self.shown:
             if p.name in values and values[p.name] is not None:
                 w = self[p.name]
-                w.value = _format(values[p.name]) if isinstance(w, LineEdit) else values[p.name]
+                if isinstance(w, LineEdit):
+                    w.value = _format(values[p.name])
+                elif isinstance(w, FloatSpinBox):
+                    _set_float(w, float(values[p.name]))
+                else:
+                    w.value = values[p.name]
 
     def on_change(self, callback: Callable[[str], None]) -> None:
         for p in self.shown:
