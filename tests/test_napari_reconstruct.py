@@ -207,6 +207,8 @@ def test_invalid_text_parameter_is_reported_not_run(make_napari_viewer, hologram
         widget.form["sideband"].value = "0.2, 0.1, 0.3"
         assert widget.run() is None
         assert "expects 2 values" in widget._status.value
+        widget.set_params(sideband=(0.123456789, -0.25))
+        assert widget.form.values() == {"sideband": (0.123456789, -0.25)}  # no digits lost
         widget.form["sideband"].value = ""  # empty = automatic
         assert widget.form.values() == {"sideband": None}
         assert [layer.name for layer in viewer.layers] == before and widget.worker is None

@@ -39,9 +39,10 @@ def _tooltip(p: Param) -> str:
 def _format(value: Any) -> str:
     if value is None:
         return ""
+    # repr: the shortest text that reads back as the same float (":g" would cut to 6 digits)
     if isinstance(value, (tuple, list)):
-        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+        return ", ".join(repr(float(v)) if isinstance(v, float) else str(v) for v in value)
+    return repr(float(value)) if isinstance(value, float) else str(value)
 
 
 def _float_step(p: Param) -> float:
