@@ -247,6 +247,7 @@ def test_pc_snr_reaches_the_corrector(pipe):
     cache: dict = {}
     (_, meta), _ = drain(pipe.run(frame, t_corrupt=100, sampler="pc", steps=3, pc_snr=0.0, cache=cache))
     assert pipe.prior.calls == 3 and meta["pc_snr"] == 0.0       # predictor only
+    assert meta["network_evaluations"] == 3
     drain(pipe.run(frame, t_corrupt=100, sampler="pc", steps=3, cache=cache))
     assert pipe.prior.calls == 3 + 6                             # corrector + predictor per step
 

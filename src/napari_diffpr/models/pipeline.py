@@ -219,7 +219,7 @@ class DiffPRPipeline:
             "sampler": sampler,
             **({"pc_snr": float(pc_snr)} if sampler == "pc" else {}),
             "steps": steps,
-            "network_evaluations": network_evaluations(sampler, steps),
+            "network_evaluations": network_evaluations(sampler, steps, snr=float(pc_snr)),
             "seed": int(seed),
             "refine_seconds": time.perf_counter() - t0,
             "schedule": self.schedule.config(),

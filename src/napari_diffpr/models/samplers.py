@@ -204,7 +204,10 @@ def get_sampler(name: str):
         raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {name!r}") from None
 
 
-def network_evaluations(name: str, steps: int) -> int:
-    """How many eps_fn calls a sampler makes for ``steps`` (pc: corrector + predictor)."""
+def network_evaluations(name: str, steps: int, snr: float = 0.16, corrector_steps: int = 1) -> int:
+    """How many eps_fn calls a sampler makes for ``steps`` (pc: corrector + predictor, unless
+    ``snr`` is 0)."""
     get_sampler(name)
-    return 2 * steps if name == "pc" else steps
+    if name == "pc" and snr > 0:
+        return (1 + corrector_steps) * steps
+    return steps
