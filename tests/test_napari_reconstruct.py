@@ -53,6 +53,10 @@ def test_form_is_built_from_the_param_spec(dock):
     assert "camera pixel size" in form["pixel_size"].tooltip
     # the physical parameter defaults from the layer's metadata
     assert form["pixel_size"].value == pytest.approx(0.25)
+    # a user's edit survives layers being added (results, previews)
+    form["pixel_size"].value = 0.3
+    viewer.add_image(np.ones((40, 40)), name="other")
+    assert widget.form["pixel_size"].value == pytest.approx(0.3)
     assert widget._device.enabled
     assert widget._device.choices == ("auto", "cpu", "cuda", "mps")
     labels = [widget._device.native.itemText(i) for i in range(4)]

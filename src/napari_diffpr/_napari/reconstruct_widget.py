@@ -53,6 +53,7 @@ class ReconstructWidget(Container):
         self._cache_key: tuple | None = None
         self._cache: dict = {}
         self._done_key: tuple | None = None  # settings of the last finished run
+        self._shown: tuple | None = None  # (method, input) the form was last filled for
         self._pending_rerun = False
         self._job: dict[str, Any] = {}
         self.last_result: Result | None = None
@@ -152,7 +153,11 @@ class ReconstructWidget(Container):
         self._show_form()
 
     def _show_form(self, *_):
-        method = self.method
+        method, layer = self.method, self.input_layer
+        shown = (method.name if method else None, id(layer))
+        if shown == self._shown:
+            return  # layers came and went (a result, a preview): keep the user's edits
+        self._shown = shown
         self._params.clear()
         if method is None:
             self._about.value = "no method for this input"
@@ -162,8 +167,7 @@ class ReconstructWidget(Container):
             form.on_change(self._on_param_changed)
             self._forms[method.name] = form
         form = self._forms[method.name]
-        layer = self.input_layer
-        if layer is not None:
+        if layer is not None:  # a new input or method: its metadata fills the physical values
             form.set_values(physical_defaults(method, layer))
         self._params.append(form)
         self._about.value = method.description
