@@ -177,7 +177,7 @@ class DiffPRPipeline:
             meta["upsampling"] = UPSAMPLING
         if t_corrupt == 0:
             meta["refinement"] = "none (t_corrupt = 0)"
-            return stage1_preview, meta
+            return stage1_preview.copy(), meta  # the preview went out already; don't share it
 
         t0 = time.perf_counter()
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -186,16 +186,11 @@ class DiffPRPipeline:
         noise = torch.randn(x0.shape, generator=gen, dtype=x0.dtype).to(self.device)
         x_t = self.schedule.add_noise(x0, torch.tensor([float(t_corrupt)], device=self.device), noise)
 
-        prior = self.prior
-
-        def eps_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return prior(x, t)
-
         def to_rad(x: torch.Tensor) -> torch.Tensor:
             return inputs.network_to_phase(x[..., :h, :w], self.prior_config)
 
         options = {"snr": float(pc_snr)} if sampler == "pc" else {}
-        walk = get_sampler(sampler)(eps_fn, self.schedule, x_t, t_corrupt, steps, generator=gen, **options)
+        walk = get_sampler(sampler)(self.prior, self.schedule, x_t, t_corrupt, steps, generator=gen, **options)
         stage = f"refinement: {sampler}, t_corrupt={t_corrupt}"
         try:
             while True:
