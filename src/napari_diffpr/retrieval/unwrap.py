@@ -13,8 +13,10 @@ _TWO_PI = np.float32(2 * np.pi)
 
 
 def wrap(phase: np.ndarray) -> np.ndarray:
-    """Wrap radians into [-pi, pi)."""
-    return (phase + np.float32(np.pi)) % _TWO_PI - np.float32(np.pi)
+    """Wrap radians into [-pi, pi] (subtracting the nearest multiple of 2 pi: several times
+    faster than a floating-point modulo)."""
+    phase = np.asarray(phase, dtype=np.float32)
+    return phase - _TWO_PI * np.round(phase * np.float32(1 / (2 * np.pi)))
 
 
 def unwrap_lsq(wrapped: np.ndarray, congruent: bool = True) -> np.ndarray:
