@@ -122,10 +122,15 @@ class ProfileWidget(Container):
                                              [0] * (ref.ndim - 2) + [h / 2, w * 0.1]), float)[-2:]
             b = np.asarray(ref.data_to_world([h / 2, w * 0.9] if ref.ndim == 2 else
                                              [0] * (ref.ndim - 2) + [h / 2, w * 0.9]), float)[-2:]
+            # vertices in world coordinates (scale 1), labelled in the image's units so napari
+            # does not drop units for mixing layers
+            units = {"units": tuple(str(u) for u in ref.units[-2:])}
         else:
             a, b = np.array([50.0, 10.0]), np.array([50.0, 90.0])
+            units = {}
         layer = self._viewer.add_shapes([np.stack([a, b])], shape_type="line", name=NEW_LINE_NAME,
-                                        edge_color="yellow", edge_width=max(1e-3, self._edge_width()))
+                                        edge_color="yellow", edge_width=max(1e-3, self._edge_width()),
+                                        **units)
         layer.mode = "direct"  # drag the end points right away
         self._shapes.reset_choices()
         self._shapes.value = layer.name
