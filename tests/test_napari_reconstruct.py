@@ -176,7 +176,10 @@ def test_error_resets_the_ui_with_an_out_of_memory_hint(qtbot, dock, stub_failin
     widget.reset_choices()  # registered after the dock was built: it appears on refresh
     widget._method.value = stub_failing_method
     before = [layer.name for layer in viewer.layers]
-    errors = []
+    from napari.utils.notifications import notification_manager
+
+    errors, posted = [], []
+    notification_manager.notification_ready.connect(posted.append)
     worker = widget.run(start=False)
     worker.errored.connect(lambda exc: errors.append(exc.original))
     with qtbot.waitSignal(worker.finished, timeout=60_000):
@@ -186,6 +189,10 @@ def test_error_resets_the_ui_with_an_out_of_memory_hint(qtbot, dock, stub_failin
     assert "smaller crop" in widget._status.value and "stub-fail" in widget._status.value
     assert [layer.name for layer in viewer.layers] == before
     assert widget.worker is None
+    notification_manager.notification_ready.disconnect(posted.append)
+    # one clear notification (napari's raw traceback relay is replaced by the dock's message)
+    messages = [str(n.message) for n in posted]
+    assert messages == [widget._status.value], messages
 
 
 def test_invalid_text_parameter_is_reported_not_run(make_napari_viewer, hologram):
