@@ -235,7 +235,13 @@ def test_stack_reconstructs_frame_by_frame(qtbot, make_napari_viewer, hologram, 
     viewer.add_image(stack, name="series", scale=(2.0, 0.5, 0.5))
     widget = ReconstructWidget(viewer)
     widget._method.value = "stub-refine"
-    _run(qtbot, widget)
+    bars = []
+    worker = widget.run(start=False)
+    worker.yielded.connect(lambda ev: bars.append(widget._bar.value))
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        worker.start()
+    # one bar over the whole stack, not one per frame
+    assert bars == sorted(bars) and bars[-1] == 100 and bars[len(bars) // 2] < 100
     layer = viewer.layers["series [stub-refine]"]
     assert layer.data.shape == stack.shape
     np.testing.assert_allclose(layer.scale, (2.0, 0.5, 0.5))

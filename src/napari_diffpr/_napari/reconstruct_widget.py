@@ -7,6 +7,7 @@ The re-run is debounced and cancels the job in flight.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
@@ -24,6 +25,19 @@ from .worker import describe_error, start_reconstruction
 NO_BACKGROUND = "(none)"
 MEASUREMENT_KINDS = (None, "hologram", "background", "rgb")
 REFINE_DEBOUNCE_MS = 300
+
+
+_FRAME_STAGE = re.compile(r"^frame (\d+)/(\d+): ")
+
+
+def overall_fraction(event: Progress) -> float:
+    """Progress over the whole job: run_method prefixes stack events with "frame i/n: ", so
+    the bar runs once over all frames instead of restarting for each."""
+    match = _FRAME_STAGE.match(event.stage)
+    if not match:
+        return event.fraction
+    i, n = int(match.group(1)), int(match.group(2))
+    return min(1.0, (i - 1 + event.fraction) / max(n, 1))
 
 
 def _device_choices(probe: bool = True) -> list[tuple[str, str]]:
@@ -287,7 +301,7 @@ class ReconstructWidget(Container):
     def _on_progress(self, event: Progress) -> None:
         if self._job.get("done"):
             return
-        self._bar.value = int(round(100 * event.fraction))
+        self._bar.value = int(round(100 * overall_fraction(event)))
         text = f"{event.stage}: {event.step}/{event.total}" + (f" — {event.message}" if event.message else "")
         self._status.value = text
         self._viewer.status = f"napari-diffpr {self._job['method']} — {text}"
