@@ -9,7 +9,7 @@ import numpy as np
 from ..methods import Method, Param, register
 from ..result import Progress, Result
 from .background import BACKGROUND_FITS, choose_sign, fit_background
-from .filters import FILTER_SHAPES, filter_extent
+from .filters import FILTER_SHAPES
 from .fourier import FilterSpec, demodulate, divide_background, edge_margin, filter_radius, twin_limit
 from .sideband import Sideband, check_sideband, coarse_sideband, refine_peak, refine_radius
 from .spectrum import HalfRows
@@ -107,9 +107,9 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
     yield Progress("filter", 2, total, preview=phase, message=f"{filter_shape} filter, radius {radius:.4f} cycles/px")
 
     t = time.perf_counter()
-    # The filtered phase is band-limited by the filter's support, so skimage may run on a
-    # grid subsampled to it (unwrap.unwrap_skimage) at a fraction of the cost.
-    phase = unwrap_phase(phase, method, band_limit=filter_extent(filter_shape, radius))
+    # The object's detail passes the filter up to its radius (beyond it only attenuated
+    # noise), so skimage may run on a grid subsampled to that band (unwrap.unwrap_skimage).
+    phase = unwrap_phase(phase, method, band_limit=radius)
     timings["unwrap_s"] = time.perf_counter() - t
     yield Progress("unwrap", 3, total, preview=phase, message=f"unwrap: {method}")
 
@@ -138,7 +138,7 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
         "filter_radius_from": "numerical_aperture" if numerical_aperture is not None else "filter_size",
         "filter_radius_limited_by_twin_order": limited,
         "unwrap": method,
-        "unwrap_grid_step": guide_step(filter_extent(filter_shape, radius)) if method == "skimage" else 1,
+        "unwrap_grid_step": guide_step(radius) if method == "skimage" else 1,
         "background_fit_applied": fit_applied,
         "background_fraction": None if bg_mask is None else float(bg_mask.mean()),
         "sign": chosen,

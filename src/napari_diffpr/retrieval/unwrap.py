@@ -61,9 +61,9 @@ def snap_to_guide(wrapped: np.ndarray, guide: np.ndarray) -> np.ndarray:
 def unwrap_skimage(wrapped: np.ndarray, step: int = 1) -> np.ndarray:
     """scikit-image's reliability-guided unwrapper. With ``step`` > 1 it runs on every
     ``step``-th pixel and the full-resolution result is snapped to that (nearest-neighbour
-    upsampled) guide: exact as long as the phase changes by less than pi across ``step``
-    pixels, which holds for a phase band-limited to 1 / (4 step) cycles/pixel, i.e. for a
-    Fourier filter radius up to that. step**2 times less work for the slow part."""
+    upsampled) guide: exact as long as the phase changes by less than pi between coarse
+    neighbours and between a pixel and its guide sample (see ``guide_step``).
+    step**2 times less work for the slow part."""
     from skimage.restoration import unwrap_phase
 
     wrapped = np.asarray(wrapped, dtype=np.float32)
@@ -76,17 +76,20 @@ def unwrap_skimage(wrapped: np.ndarray, step: int = 1) -> np.ndarray:
 
 
 def guide_step(band_limit: float) -> int:
-    """Largest subsampling step that keeps a phase band-limited to ``band_limit``
-    (cycles/pixel) within pi of its nearest-neighbour upsampling: 1 / (4 band_limit)."""
+    """Subsampling step for ``unwrap_skimage`` when the phase's local frequency stays below
+    ``band_limit`` cycles/pixel (its gradient below 2 pi band_limit rad/px): coarse
+    neighbours then differ by < 2 pi band_limit step and a pixel from its guide sample by
+    < 2 pi band_limit (step - 1) sqrt(2); step = 0.35 / band_limit keeps both below
+    0.7 pi, a 30 % margin to the pi that unwrapping needs."""
     if not band_limit > 0:
         return 1
-    return max(1, int(1.0 / (4.0 * band_limit)))
+    return max(1, int(0.35 / band_limit))
 
 
 def unwrap(wrapped: np.ndarray, method: str = "skimage", band_limit: float | None = None) -> np.ndarray:
     """Unwrap ``wrapped`` (radians, H x W) with "skimage", "lsq" or "none" (returned as is).
     ``band_limit``: the phase's known band limit in cycles/pixel (e.g. the Fourier filter's
-    extent), which lets "skimage" work on a subsampled grid (see ``unwrap_skimage``)."""
+    radius), which lets "skimage" work on a subsampled grid (see ``unwrap_skimage``)."""
     if method == "none":
         return np.asarray(wrapped, dtype=np.float32)
     if method == "lsq":
