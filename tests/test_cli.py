@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -298,3 +299,29 @@ def test_progress_bar_redraws_on_a_terminal_and_logs_every_tenth_otherwise():
     assert len(lines) == 12 and "\r" not in log.getvalue()
     assert "1/100" in lines[0] and "10/100" in lines[1]
     assert lines[-2].startswith("refine") and "100.0%" in lines[-2] and lines[-1].startswith("save")
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "hl60_hologram.npz").exists(), reason="../shared/data not present")
+def test_measured_hl60_npz_uses_its_background(tmp_path, capsys):
+    code, _, err = _run(["reconstruct", SHARED / "hl60_hologram.npz", "-o", tmp_path / "hl60.tif", "-q"], capsys)
+    assert code == 0, err
+    (item,) = io.read(tmp_path / "hl60.tif")
+    assert item.metadata["background_used"] is True
+    assert item.metadata["background_file"].endswith("hl60_hologram.npz")
+    assert 4.0 < float(item.data.max()) < 6.0  # the data README: peak phase about 5.0 rad
+
+
+@pytest.mark.skipif(not (SHARED / "cell_hologram_oah.h5").exists(), reason="../shared/data not present")
+def test_measured_qpformat_hdf5_carries_its_physical_metadata(tmp_path, capsys):
+    pytest.importorskip("h5py")
+    code, _, err = _run(["reconstruct", SHARED / "cell_hologram_oah.h5", "-o", tmp_path / "cell.tif", "-q"], capsys)
+    assert code == 0, err
+    (item,) = io.read(tmp_path / "cell.tif")
+    assert item.metadata["pixel_size_um"] == pytest.approx(0.08475, rel=1e-3)
+    assert item.metadata["wavelength_um"] == pytest.approx(0.532)
+    # the file's wavelength and pixel size reach the method; its placeholder NA does not
+    assert item.metadata["parameters"]["pixel_size"] == pytest.approx(0.08475, rel=1e-3)
+    assert item.metadata["parameters"]["numerical_aperture"] is None
