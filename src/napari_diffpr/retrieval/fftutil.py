@@ -28,14 +28,15 @@ def ifft2(spectrum: np.ndarray) -> np.ndarray:
     return _fft.ifft2(spectrum, workers=WORKERS)
 
 
-def fft(data: np.ndarray, axis: int) -> np.ndarray:
-    return _fft.fft(data, axis=axis, workers=WORKERS)
+def fft(data: np.ndarray, axis: int, n: int | None = None) -> np.ndarray:
+    """1-D FFT along ``axis``, zero-padded at the end to length ``n``."""
+    return _fft.fft(data, n=n, axis=axis, workers=WORKERS)
 
 
-def ifft(spectrum: np.ndarray, axis: int, overwrite: bool = False) -> np.ndarray:
-    """1-D inverse FFT along ``axis``; ``overwrite`` lets scipy reuse the input's memory
-    (saves allocating and page-faulting another full-size array)."""
-    return _fft.ifft(spectrum, axis=axis, workers=WORKERS, overwrite_x=overwrite)
+def ifft(spectrum: np.ndarray, axis: int, n: int | None = None, overwrite: bool = False) -> np.ndarray:
+    """1-D inverse FFT along ``axis``, zero-padded at the end to length ``n``;
+    ``overwrite`` lets scipy reuse the input's memory."""
+    return _fft.ifft(spectrum, n=n, axis=axis, workers=WORKERS, overwrite_x=overwrite)
 
 
 def fft2(image: np.ndarray) -> np.ndarray:

@@ -87,19 +87,16 @@ def demodulate(spectrum: HalfRows, sideband: Sideband, spec: FilterSpec) -> np.n
     oy, ox = np.arange(-ry, ry + 1), np.arange(-rx, rx + 1)
     cols = spectrum.columns(kx0 + ox)  # [kx, ky]
     weights = sideband_filter(spec.shape, (ky0 + oy) / h - sb.fy, (kx0 + ox) / w - sb.fx, spec.radius)
-    band = np.take(cols, (ky0 + oy) % h, axis=1)
+    band = np.take(cols, (ky0 + oy) % h, axis=1)  # [kx, ky offset -ry..ry]
     band *= weights.T
-    shifted = np.zeros_like(cols)  # the band moved by whole bins to zero frequency
-    shifted[:, :ry + 1] = band[:, ry:]
-    shifted[:, h - ry:] = band[:, :ry]
-    cols = ifft(shifted, axis=1, overwrite=True)[:, :h0]
     dy, dx = sb.fy - ky0 / h, sb.fx - kx0 / w
-    cols *= np.exp(-2j * np.pi * dy * np.arange(h0, dtype=np.float64)).astype(np.complex64)[None, :]
-    padded = np.zeros((h0, w), dtype=np.complex64)
-    padded[:, :rx + 1] = cols[rx:].T
-    padded[:, w - rx:] = cols[:rx].T
-    field = ifft(padded, axis=1, overwrite=True)[:, :w0]
-    field *= np.exp(-2j * np.pi * dx * np.arange(w0, dtype=np.float64)).astype(np.complex64)[None, :]
+    # Inverse along y, the FFT zero-padding to h itself: the band then sits ry bins above
+    # zero frequency, a known ramp removed together with the carrier's sub-bin remainder.
+    cols = ifft(band, axis=1, n=h)[:, :h0]
+    cols *= np.exp(-2j * np.pi * (dy + ry / h) * np.arange(h0, dtype=np.float64)).astype(np.complex64)[None, :]
+    # Inverse along x for every row, the same way (rx bins, zero-padded to w), then crop.
+    field = ifft(np.ascontiguousarray(cols.T), axis=1, n=w, overwrite=True)[:, :w0]
+    field *= np.exp(-2j * np.pi * (dx + rx / w) * np.arange(w0, dtype=np.float64)).astype(np.complex64)[None, :]
     field = field.astype(np.complex64, copy=False)
     return np.conj(field) if conjugate else field
 

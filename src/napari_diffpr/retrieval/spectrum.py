@@ -37,13 +37,10 @@ class HalfRows:
         F[ky, kx] = conj(F[-ky, -kx]), which is what lets carriers along y (sideband
         straddling kx = 0) be filtered like any other."""
         h, w = self.shape
-        h0 = self.input_shape[0]
         c = np.asarray(kx) % w
         direct = c <= w // 2
         stored = np.where(direct, c, (w - c) % w)
-        cols = np.zeros((c.size, h), dtype=np.complex64)
-        cols[:, :h0] = self.rows[:, stored].T
-        cols = fft(cols, axis=1)
+        cols = fft(np.ascontiguousarray(self.rows[:, stored].T), axis=1, n=h)  # zero-padded to h
         if not direct.all():
             mirror = (-np.arange(h)) % h
             cols[~direct] = np.conj(cols[~direct][:, mirror])
