@@ -270,6 +270,15 @@ class Trainer:
                 "wall_seconds": round(self.elapsed, 1), "final_validation_loss": vals[-1] if vals else None,
                 "final_train_loss": self.history[-1]["loss"] if self.history else None}
 
+    def data_description(self) -> str:
+        cfg = self.cfg
+        task = MODEL_SPECS[cfg.model][0]
+        what = {"prior": "phase maps only",
+                "hologram": "each with one randomised hologram, half demodulated with their background",
+                "rgb": "each with one randomised RGB rendering"}[task]
+        return (f"napari_diffpr.optics.simulate: pool of {cfg.pool_size} phantoms of {cfg.pool_image}^2 "
+                f"(train seeds), {what}; random {cfg.size}^2 crops and flips/rotations")
+
     def export(self, path: str | Path, command: str = "") -> Path:
         """Write the EMA weights and their config (with the training record) as safetensors."""
         from ..models.weights import save_weights
@@ -279,9 +288,7 @@ class Trainer:
                               "lr": self.cfg.lr, "lr_min": self.cfg.lr_min, "ema_decay": self.cfg.ema_decay,
                               "optimizer": "Adam(0.9, 0.999)", "device": str(self.device),
                               "torch_threads": self.cfg.threads, "command": command,
-                              "data": (f"napari_diffpr.optics.simulate: pool of {self.cfg.pool_size} phantoms "
-                                       f"of {self.cfg.pool_image}^2 (train seeds), each with one randomised "
-                                       f"hologram/RGB rendering; random {self.cfg.size}^2 crops and flips/rotations")}
+                              "data": self.data_description()}
         path = save_weights(self.ema, path, config)
         (Path(path).with_suffix(".json")).write_text(json.dumps(config, indent=2))
         return path
