@@ -129,13 +129,16 @@ def weights_summary() -> list[str]:
     return out
 
 
-def markdown(results: dict, args, t_star: int, elapsed: float) -> str:
+def markdown(results: dict, args, t_star: int) -> str:
+    runs = {k[:-4]: v for k, v in results.items() if k.endswith("_run")}
+    results = {k: v for k, v in results.items() if not k.endswith("_run")}
+    how = "; ".join(f"{m}: `python benchmarks/bench_models.py --modalities {m} --n {r['n']} --size {r['size']} "
+                    f"--threads {r['threads']} --t {r['t']}` ({r['minutes']} min)" for m, r in runs.items())
     lines = [BEGIN, "## Learned methods (DiffPR, U-Nets) vs Fourier filtering / TIE", "",
-             f"Produced by `python benchmarks/bench_models.py --n {args.n} --size {args.size} "
-             f"--threads {args.threads}` in {elapsed / 60:.1f} min on {platform.machine()} "
-             f"({args.threads} torch thread(s), a 2-core CPU shared with other jobs: seconds are "
-             "indicative). Test set: simulated with the test seeds (never used in training), "
-             f"{args.n} images of {args.size}² per modality; holograms with random carrier, pupil, "
+             f"Produced by {how}, on {platform.machine()} "
+             "(a 2-core CPU shared with other jobs: seconds are indicative). "
+             "Test set: simulated with the test seeds (never used in training), "
+             f"images of {args.size}² per modality; holograms with random carrier, pupil, "
              "visibility, noise and aberration, each method given the background hologram unless "
              "stated. Reference: the raw phantom phase; PSNR/SSIM/MAE on the reference's [0, 1] "
              "scale (napari_diffpr.compare), hf_error = high-frequency error (lower is better). "
@@ -184,6 +187,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     results = {}
     for modality in args.modalities:
+        t0 = time.perf_counter()
         meas, bgs, refs = test_set(modality, args.n, args.size)
         rows = []
         for label, method, params, use_bg in rows_for(modality, args.t, args.sweep):
@@ -193,12 +197,18 @@ def main(argv=None) -> int:
             print(f"{modality:8s} {label:45s} PSNR {r['psnr']:6.2f}  SSIM {r['ssim']:.3f}  MAE {r['mae']:.4f}  "
                   f"HF {r['hf_error']:.4f}  {r['seconds']:.2f} s  n={r['n']}", flush=True)
         results[modality] = rows
-    elapsed = time.perf_counter() - t0
-    section = markdown(results, args, args.t, elapsed)
+        results[modality + "_run"] = {"n": args.n, "size": args.size, "threads": args.threads, "t": args.t,
+                                      "minutes": round((time.perf_counter() - t0) / 60, 1)}
+    if not args.no_write and Path(args.json).is_file():
+        # modalities benchmarked in separate runs are merged (same t, same test seeds)
+        stored = json.loads(Path(args.json).read_text())
+        stored.update(results)
+        results = stored
+    section = markdown(results, args, args.t)
     print(section)
     if not args.no_write:
-        write_section(Path(args.out), section)
         Path(args.json).write_text(json.dumps(results, indent=1))
+        write_section(Path(args.out), section)
     return 0
 
 
