@@ -29,18 +29,6 @@ BOUNDARIES = ("neumann", "periodic")
 DEFAULT_WAVELENGTHS_UM = (0.63, 0.55, 0.45)  # R, G, B channel centres (seed 001 / cvdm)
 
 
-def normalise_planes(stack: np.ndarray) -> np.ndarray:
-    """Divide every plane by its mean so channels of different brightness (camera spectral
-    response, lamp colour) become comparable: the background is ~1 in each."""
-    stack = np.asarray(stack, dtype=np.float64)
-    means = stack.mean(axis=(1, 2), keepdims=True)
-    if np.any(means <= 0):
-        bad = [int(i) for i in np.flatnonzero(means.ravel() <= 0)]
-        raise InputError(f"plane(s) {bad} have a mean intensity <= 0; TIE needs positive intensities "
-                         "(subtract the camera offset, not the background)")
-    return stack / means
-
-
 def axial_derivative(planes: np.ndarray, defocus_um) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares line through each pixel's intensities against the planes' defocus:
     returns (dI/dz in 1/µm, in-focus intensity I(z=0)). Needs >= 2 distinct defocus values.
