@@ -17,7 +17,11 @@ _ALIASES = {
     "wavelengths": ("wavelengths_um", "wavelengths"),
     "defocus": ("defocus_um", "defocus"),
     "medium_index": ("medium_index", "n_medium", "index_of_refraction_media"),
+    "reference_wavelength": ("reference_wavelength_um", "reference_wavelength"),
 }
+# Only these describe the measurement itself. Processing choices that files may also carry
+# (numerical aperture -> filter size, seeds, steps) are never filled in, as in the CLI: a
+# qpformat file's nominal NA of 1.0 would silently replace the Fourier filter size.
 
 
 def modality_of(layer) -> str | None:
@@ -51,7 +55,9 @@ def physical_defaults(method: Method, layer) -> dict[str, Any]:
     meta = getattr(layer, "metadata", {}) or {}
     found: dict[str, Any] = {}
     for p in method.params:
-        for key in (*_ALIASES.get(p.name, ()), p.name, f"{p.name}_um"):
+        if p.name not in _ALIASES:
+            continue
+        for key in (*_ALIASES[p.name], f"{p.name}_um"):
             if key in meta and meta[key] is not None:
                 value = meta[key]
                 break
