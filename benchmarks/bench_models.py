@@ -111,7 +111,13 @@ def claims(results: dict, t_star: int) -> list[str]:
                      f"Best DiffPR setting: {best['label']} at {best['psnr']:.2f} dB "
                      f"({best['psnr'] - red['psnr']:+.2f} dB).")
         close = min(abs(dpm[k]["psnr"] - pc["psnr"]) for k in (5, 10))
-        ok = "holds" if close <= 0.2 else "does NOT hold"
+        if close <= 0.2:
+            ok = "holds"
+        elif min(dpm[k]["psnr"] for k in (5, 10)) > pc["psnr"]:
+            ok = (f"does not hold as stated — dpm++ is {min(dpm[k]['psnr'] for k in (5, 10)) - pc['psnr']:.1f} dB "
+                  "*better* than pc (the stochastic corrector adds the imperfect prior's errors)")
+        else:
+            ok = "does NOT hold"
         lines.append(f"- **{modality}: dpm++ at ≤ 10 steps within 0.2 dB of pc at 100** — {ok}: "
                      f"dpm++ 5 {dpm[5]['psnr']:.2f}, 10 {dpm[10]['psnr']:.2f}, pc 100 {pc['psnr']:.2f} dB.")
     return lines
@@ -179,7 +185,12 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results_models.json"))
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     p.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    p.add_argument("--render-only", action="store_true",
+                   help="rebuild the docs section from the stored --json results, run nothing")
     args = p.parse_args(argv)
+    if args.render_only:
+        write_section(Path(args.out), markdown(json.loads(Path(args.json).read_text()), args, args.t))
+        return 0
 
     import torch
 
