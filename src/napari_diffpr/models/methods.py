@@ -18,7 +18,9 @@ DEVICE = Param("device", "str", "auto", choices=DEVICE_CHOICES,
                help="Where the networks run: 'auto' picks CUDA, then Apple MPS, then the CPU.")
 
 DIFFPR_PARAMS = (
-    Param("t_corrupt", "int", 100, minimum=0, maximum=999, widget="slider", refine_only=True,
+    # Default 25: the best of the levels measured in docs/benchmarks.md with the shipped prior
+    # (dpm++ 10 steps: t=25 beat 50, 100, 200 and 400 on both modalities).
+    Param("t_corrupt", "int", 25, minimum=0, maximum=999, widget="slider", refine_only=True,
           help="Noise level (timestep of the prior's 1000-step schedule) the upsampled low-resolution "
                "estimate is corrupted to before the diffusion prior denoises it. Low values stay "
                "close to the estimate; high values let the prior restore (or invent) more fine "
