@@ -29,16 +29,22 @@ BOUNDARIES = ("neumann", "periodic")
 DEFAULT_WAVELENGTHS_UM = (0.63, 0.55, 0.45)  # R, G, B channel centres (seed 001 / cvdm)
 
 
-def axial_derivative(planes: np.ndarray, defocus_um) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares line through each pixel's intensities against the planes' defocus:
-    returns (dI/dz in 1/µm, in-focus intensity I(z=0)). Needs >= 2 distinct defocus values.
-    (tie_opd computes the same slope in one pass without the intercept.)"""
+def _defocus_levers(defocus_um) -> tuple[np.ndarray, np.ndarray, float]:
+    """(z, z - mean(z), sum of squares) for a least-squares slope against defocus."""
     z = np.asarray(defocus_um, dtype=np.float64)
     zc = z - z.mean()
     szz = float(np.sum(zc ** 2))
     if szz <= 0:
         raise ParameterError(f"the planes' defocus values {tuple(z)} µm are all equal; TIE needs at "
                              "least two different defocus distances")
+    return z, zc, szz
+
+
+def axial_derivative(planes: np.ndarray, defocus_um) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares line through each pixel's intensities against the planes' defocus:
+    returns (dI/dz in 1/µm, in-focus intensity I(z=0)). Needs >= 2 distinct defocus values.
+    (tie_opd computes the same slope in one pass without the intercept.)"""
+    z, zc, szz = _defocus_levers(defocus_um)
     mean_plane = planes.mean(axis=0)
     slope = np.tensordot(zc / szz, planes - mean_plane, axes=(0, 0))
     intercept = mean_plane - slope * z.mean()
@@ -95,12 +101,7 @@ def tie_opd(stack, defocus_um, pixel_size_um: float, *, regularization: float = 
         raise ParameterError(f"{stack.shape[0]} planes but {len(defocus_um)} defocus values")
     if not pixel_size_um > 0:
         raise ParameterError(f"pixel_size must be > 0 µm, got {pixel_size_um}")
-    z = np.asarray(defocus_um, dtype=np.float64)
-    zc = z - z.mean()
-    szz = float(np.sum(zc ** 2))
-    if szz <= 0:
-        raise ParameterError(f"the planes' defocus values {tuple(z)} µm are all equal; TIE needs at "
-                             "least two different defocus distances")
+    z, zc, szz = _defocus_levers(defocus_um)
     means = np.array([float(np.mean(plane, dtype=np.float64)) for plane in stack])
     if np.any(means <= 0):
         bad = [int(i) for i in np.flatnonzero(means <= 0)]
