@@ -10,6 +10,16 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def drain(gen):
+    """Run a generator to its end: (its return value, every event it yielded)."""
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            return stop.value, events
+
+
 def fringe_hologram(size: int = 64, seed: int = 0) -> np.ndarray:
     """A small off-axis hologram of a round phase bump (radians) on a tilted carrier."""
     y, x = np.mgrid[:size, :size].astype(np.float32)

@@ -15,6 +15,7 @@ from napari_diffpr.models.pipeline import CACHE_KEY, DiffPRPipeline, upsample  #
 from napari_diffpr.models.prior import DiffusionUNet  # noqa: E402
 from napari_diffpr.models.schedule import VPSchedule  # noqa: E402
 from napari_diffpr.models.unet import ReducedUNet, VanillaUNet  # noqa: E402
+from conftest import drain  # noqa: E402
 
 H, W = 40, 52   # not multiples of 16: exercises padding and cropping
 PRED_CFG = {"phase_scale_rad": 3.0, "phase_offset_rad": 0.0}
@@ -88,15 +89,6 @@ def tiny_prior(seed=0):
 def tiny_reduced(seed=0):
     torch.manual_seed(seed)
     return ReducedUNet(3, 1, base_channels=4).eval()
-
-
-def drain(gen):
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return stop.value, events
 
 
 @pytest.fixture()

@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 from napari_diffpr.models.samplers import (SAMPLERS, get_sampler, network_evaluations,  # noqa: E402
                                            sample_ddim, sample_dpmpp_2m, sample_pc, time_grid)
 from napari_diffpr.models.schedule import VPSchedule  # noqa: E402
+from conftest import drain  # noqa: E402
 
 MU, S = 0.4, 0.25          # data mean and std in network units
 SIDE = 128                 # n = 16,384 i.i.d. pixels per run
@@ -52,15 +53,6 @@ def marginal_sample(sched, t, seed, side=SIDE):
     z = (z - z.mean()) / z.std()
     a, s, _ = sched.coefficients(t)
     return a * MU + math.sqrt(a * a * S * S + s * s) * z
-
-
-def drain(gen):
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return stop.value, events
 
 
 # --- schedule -----------------------------------------------------------------------------
