@@ -18,10 +18,11 @@ def viewer_with_phase(make_napari_viewer):
     viewer = make_napari_viewer()
     img = _known_image()
     viewer.add_image(img, name="truth", scale=(0.5, 0.5), translate=(2.0, 3.0), units=("µm", "µm"),
-                     metadata={"napari_diffpr_kind": "ground_truth"})
+                     metadata={"napari_diffpr_kind": "ground_truth", "dataset": "known"})
     noisy = img + np.random.default_rng(1).normal(0, 0.1, img.shape).astype(np.float32)
     viewer.add_image(noisy, name="holo [fourier]", scale=(0.5, 0.5), translate=(2.0, 3.0),
-                     units=("µm", "µm"), metadata={"napari_diffpr_kind": "phase", "method": "fourier"})
+                     units=("µm", "µm"), metadata={"napari_diffpr_kind": "phase", "method": "fourier",
+                                                 "dataset": "known"})
     return viewer, img, noisy
 
 

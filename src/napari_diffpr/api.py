@@ -47,6 +47,7 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
 
     cache = {} if cache is None else cache
     phases, amplitudes, frame_meta = [], [], []
+    maps: dict[str, list] = {"uncertainty": [], "residual": []}
     t0 = time.perf_counter()
     n = len(frames)
     for i, (frame, bg) in enumerate(zip(frames, backgrounds)):
@@ -58,17 +59,22 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
             except StopIteration as stop:
                 res: Result = stop.value
                 break
-            if n > 1:
-                event = Progress(stage=f"frame {i + 1}/{n}: {event.stage}", step=event.step,
-                                 total=event.total, preview=event.preview, message=event.message)
-            yield event
+            # a preview is the caller's to keep or edit: never a view of the result being built
+            preview = None if event.preview is None else np.array(event.preview, copy=True)
+            stage = f"frame {i + 1}/{n}: {event.stage}" if n > 1 else event.stage
+            yield Progress(stage=stage, step=event.step, total=event.total, preview=preview,
+                           message=event.message)
         phases.append(res.phase)
         amplitudes.append(res.amplitude)
+        for key in maps:
+            maps[key].append(getattr(res, key, None))
         frame_meta.append(res.metadata)
     phase = phases[0] if single else np.stack(phases)
     amplitude = None
     if all(a is not None for a in amplitudes):
         amplitude = amplitudes[0] if single else np.stack(amplitudes)
+    # optional per-pixel maps (learned hologram methods), stacked like the phase
+    extra = {k: (v[0] if single else np.stack(v)) for k, v in maps.items() if all(a is not None for a in v)}
     metadata = dict(frame_meta[0])
     metadata.update({
         "method": m.name,
@@ -82,7 +88,7 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
     })
     if n > 1:
         metadata["frames"] = frame_meta
-    return Result(phase=phase, amplitude=amplitude, metadata=metadata)
+    return Result(phase=phase, amplitude=amplitude, metadata=metadata, **extra)
 
 
 def reconstruct(data, method: str | Method = "fourier", *, background=None,

@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 
 from ..result import Result
+from . import lineage
 
 PREVIEW_SUFFIX = " preview"
+UNCERTAINTY_SUFFIX = " std"
 # Sequential for unwrapped phase (cells positive on a ~0 background); cyclic for wrapped phase.
 UNWRAPPED_COLORMAP = "viridis"
 WRAPPED_COLORMAP = "twilight_shifted"
@@ -54,12 +56,18 @@ def _is_wrapped(metadata: dict) -> bool:
     return params.get("unwrap") in (False, "none") or metadata.get("wrapped") is True
 
 
-def result_metadata(result: Result, input_name: str | None) -> dict[str, Any]:
-    """The layer's metadata: the method's whole record plus what the writer and docks need."""
+def result_metadata(result: Result, input_name: str | None, source_layer=None) -> dict[str, Any]:
+    """The layer's metadata: the method's whole record plus what the writer and docks need,
+    and its lineage: the input layer (name and unique id) and the input's dataset."""
     meta = dict(result.metadata)
     meta.update({"napari_diffpr_kind": "phase", "phase_unit": "rad"})
     if input_name is not None:
         meta["source_layer"] = input_name
+    if source_layer is not None:
+        meta["source_layer_id"] = lineage.uid(source_layer)
+        dataset = lineage.meta(source_layer).get("dataset")
+        if dataset:
+            meta["dataset"] = dataset
     return meta
 
 
@@ -70,7 +78,7 @@ def show_result(viewer, result: Result, source_layer=None, method: str | None = 
     input_name = input_name or (source_layer.name if source_layer is not None else "phase")
     name = result_layer_name(input_name, method)
     phase = np.asarray(result.phase, dtype=np.float32)
-    meta = result_metadata(result, input_name)
+    meta = result_metadata(result, input_name, source_layer)
     wrapped = _is_wrapped(meta)
     contrast = (-math.pi, math.pi) if wrapped else phase_contrast(phase)
     colormap = WRAPPED_COLORMAP if wrapped else UNWRAPPED_COLORMAP
@@ -88,7 +96,28 @@ def show_result(viewer, result: Result, source_layer=None, method: str | None = 
             viewer.layers.remove(name)
         layer = viewer.add_image(phase, name=name, colormap=colormap, contrast_limits=contrast,
                                  metadata=meta, **spatial)
-    layer.colorbar.visible = True
+    viewer.layers.selection.active = layer  # the legend (colorbar + title) follows the selection
+    uncertainty = getattr(result, "uncertainty", None)
+    if uncertainty is not None:
+        show_uncertainty(viewer, uncertainty, name, meta, spatial)
+    return layer
+
+
+def show_uncertainty(viewer, std: np.ndarray, result_name: str, meta: dict, spatial: dict):
+    """The per-pixel standard deviation over posterior samples as its own layer "<result> std"."""
+    name = result_name + UNCERTAINTY_SUFFIX
+    std = np.asarray(std, dtype=np.float32)
+    umeta = {"napari_diffpr_kind": "uncertainty", "unit": "rad", "result_layer": result_name,
+             **{k: meta[k] for k in ("source_layer", "source_layer_id", "dataset") if k in meta}}
+    limits = (0.0, float(np.nanmax(std)) if np.isfinite(std).any() and np.nanmax(std) > 0 else 1.0)
+    if name in viewer.layers and viewer.layers[name].data.shape == std.shape:
+        layer = viewer.layers[name]
+        layer.data, layer.metadata, layer.contrast_limits = std, umeta, limits
+        return layer
+    if name in viewer.layers:
+        viewer.layers.remove(name)
+    layer = viewer.add_image(std, name=name, colormap="magma", contrast_limits=limits, metadata=umeta,
+                             visible=False, **spatial)
     return layer
 
 
@@ -109,7 +138,8 @@ def show_preview(viewer, preview: np.ndarray, source_layer, method: str):
         viewer.layers.remove(name)
     return viewer.add_image(preview, name=name, colormap=UNWRAPPED_COLORMAP,
                             contrast_limits=phase_contrast(preview),
-                            metadata={"napari_diffpr_kind": "preview"},
+                            metadata={"napari_diffpr_kind": "preview", "source_layer_id": lineage.uid(source_layer),
+                                      "source_layer": source_layer.name},
                             **spatial_kwargs(source_layer, preview.ndim))
 
 

@@ -120,12 +120,36 @@ def _parse_text(p: Param, text: str) -> Any:
 
 class ParamForm(Container):
     """The controls for one method. ``values()`` returns validated parameters (ParameterError on
-    a bad entry); ``on_change(callback)`` calls back with the name of the edited parameter."""
+    a bad entry); ``on_change(callback)`` calls back with the name of the edited parameter.
+
+    ``touched`` holds the parameters the user edited; ``fill(values)`` (values read from a
+    layer's file or metadata) leaves those alone, so a user's edit is never silently replaced."""
 
     def __init__(self, method: Method):
         self.method = method
         self.shown = tuple(p for p in method.params if p.name not in HANDLED_BY_DOCK)
         super().__init__(widgets=[make_param_widget(p) for p in self.shown], labels=True)
+        self.touched: set[str] = set()
+        self._filling = False
+        for p in self.shown:
+            self[p.name].changed.connect(lambda *_, name=p.name: self._mark(name))
+
+    def _mark(self, name: str) -> None:
+        if not self._filling:
+            self.touched.add(name)
+
+    def fill(self, values: dict[str, Any], *, force: bool = False) -> list[str]:
+        """Set the untouched parameters (all of them with ``force``, which also forgets the
+        user's edits) from ``values``; returns the names set."""
+        if force:
+            self.touched.clear()
+        chosen = {k: v for k, v in values.items() if k not in self.touched}
+        self._filling = True
+        try:
+            self.set_values(chosen)
+        finally:
+            self._filling = False
+        return sorted(chosen)
 
     def _raw(self, p: Param) -> Any:
         w = self[p.name]

@@ -26,7 +26,8 @@ class Profile:
     unit: str = "px"
 
 
-def _unit_of(layer) -> str:
+def unit_of(layer) -> str:
+    """The unit of the layer's x axis as a user reads it: "µm", "nm", ... or "px"."""
     try:
         unit = str(layer.units[-1])
     except (AttributeError, IndexError):
@@ -59,7 +60,7 @@ def sample_profile(layer, start_world, end_world, width: float = 1.0, point_worl
     scale = np.asarray(layer.scale[-2:], dtype=float)
     length = float(np.hypot(*((dst[-2:] - src[-2:]) * scale)))
     distance = np.linspace(0.0, length, len(values))
-    return Profile(layer.name, distance, np.asarray(values, dtype=np.float64), _unit_of(layer))
+    return Profile(layer.name, distance, np.asarray(values, dtype=np.float64), unit_of(layer))
 
 
 def write_profiles_csv(path, profiles: list[Profile], value_unit: str = "rad") -> Path:

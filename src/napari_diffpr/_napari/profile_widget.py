@@ -1,5 +1,9 @@
 """The Line profile dock: phase along a line (a Shapes layer) for every chosen layer on one axis,
-x in physical units, adjustable width, live while the line is dragged (throttled), CSV/PNG export."""
+x in physical units, adjustable width, live while the line is dragged (throttled), CSV/PNG export.
+
+By default it profiles the selected result, the ground truth of its dataset and the other results
+of the same input (lineage), following the selection until the user picks layers by hand. One
+axis never mixes units: layers in another unit than the first are left out, with a note."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +12,13 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, SpinBox
 from qtpy.QtWidgets import QFileDialog
 
+from . import legend, lineage
 from .layer_info import modality_of
 from .layers import is_phase_layer
 from .lifecycle import LayerDataWatcher, connect_while_alive, single_shot_timer
 from .mpl_canvas import LINE_COLORS, ThemedCanvas
 from .profile_sampling import Profile, sample_profile, write_profiles_csv
+from .text_fit import wrap_label
 
 NEW_LINE_NAME = "profile line"
 THROTTLE_MS = 60
@@ -25,7 +31,8 @@ class ProfileWidget(Container):
         self._viewer = napari_viewer
         self.profiles: list[Profile] = []
         self._watched = None
-        self._known: set[str] = set()  # layer names already offered (new phase layers get ticked)
+        self._layers_by_user = False  # the user picked layers: stop following the selection
+        self._setting_layers = False
         self._shapes = ComboBox(label="line layer", choices=self._shapes_choices,
                                 tooltip="Shapes layer holding the line (the selected or first line is used)")
         self._new_line = PushButton(text="New line")
@@ -40,9 +47,10 @@ class ProfileWidget(Container):
             Container(widgets=[self._shapes, self._new_line], layout="horizontal", labels=False),
             self._layers, self._width,
             Container(widgets=[self._csv, self._png], layout="horizontal", labels=False),
-            self._status])
+            self._status], scrollable=True)
+        wrap_label(self._status)
         self.canvas = ThemedCanvas(napari_viewer)
-        self.canvas.setMinimumHeight(220)
+        self.canvas.setMinimumHeight(200)
         self.native.layout().addWidget(self.canvas.toolbar)
         self.native.layout().addWidget(self.canvas)
 
@@ -51,13 +59,15 @@ class ProfileWidget(Container):
 
         self._new_line.changed.connect(lambda *_: self.add_line_layer())
         self._shapes.changed.connect(self._watch_shapes)
-        self._layers.changed.connect(self._schedule)
+        self._layers.changed.connect(self._on_layers_changed)
         self._width.changed.connect(self._schedule)
         self._csv.changed.connect(lambda *_: self._ask_path("CSV (*.csv)", self.export_csv))
         self._png.changed.connect(lambda *_: self._ask_path("PNG (*.png)", self.export_png))
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             connect_while_alive(self.native, event, self.reset_choices)
         connect_while_alive(self.native, napari_viewer.dims.events.current_step, self._schedule)
+        connect_while_alive(self.native, napari_viewer.layers.selection.events.active, self._follow_selection)
+        legend.attach(self.native, napari_viewer)
         self.reset_choices()
 
     # ---- choices --------------------------------------------------------------------------
@@ -73,14 +83,43 @@ class ProfileWidget(Container):
         if self._viewer is None:
             return
         self._shapes.reset_choices()
-        self._layers.reset_choices()
-        # newly appearing phase results and ground truth are profiled by default
-        new = [n for n in self._layers.choices
-               if n not in self._known and is_phase_layer(self._viewer.layers[n])]
-        self._known = set(self._layers.choices)
-        if new:
-            self._layers.value = list(dict.fromkeys([*self._layers.value, *new]))
+        self._setting_layers = True
+        try:
+            self._layers.reset_choices()
+        finally:
+            self._setting_layers = False
+        self._follow_selection()
         self._watch_shapes()
+
+    def default_layers(self) -> list[str]:
+        """The selected phase layer (else the newest), the ground truth of its dataset and the
+        other results of its input, in the anchor's unit."""
+        layers = [self._viewer.layers[n] for n in self._layers.choices]
+        phase = [lay for lay in layers if is_phase_layer(lay)]
+        active = self._viewer.layers.selection.active
+        anchor = active if active is not None and is_phase_layer(active) else (phase[-1] if phase else None)
+        if anchor is None:
+            return []
+        unit = lineage.spatial_unit(anchor)
+        return [lay.name for lay in phase
+                if lineage.related(lay, anchor) and lineage.spatial_unit(lay) == unit]
+
+    def _follow_selection(self, *_):
+        if self._layers_by_user:
+            return
+        default = self.default_layers()
+        if set(default) != set(self._layers.value):
+            self._setting_layers = True
+            try:
+                self._layers.value = default
+            finally:
+                self._setting_layers = False
+            self._schedule()
+
+    def _on_layers_changed(self, *_):
+        if not self._setting_layers:
+            self._layers_by_user = True
+        self._schedule()
 
     def _watch_shapes(self, *_):
         layer = self.line_layer
@@ -100,8 +139,9 @@ class ProfileWidget(Container):
         return self._viewer.layers[name] if name and name in self._viewer.layers else None
 
     def set_layers(self, names: list[str]) -> None:
-        """Choose the layers to profile by name."""
+        """Choose the layers to profile by name (the dock stops following the selection)."""
         self._layers.value = list(names)
+        self._layers_by_user = True
 
     def set_line_layer(self, name: str) -> None:
         self._shapes.reset_choices()
@@ -171,19 +211,23 @@ class ProfileWidget(Container):
             point = np.asarray(self._viewer.dims.point, float)
             chosen = [self._viewer.layers[n] for n in self._layers.value if n in self._viewer.layers]
             self._watcher.watch(chosen)
-            for name in self._layers.value:
-                if name in self._viewer.layers:
-                    self.profiles.append(sample_profile(self._viewer.layers[name], *line,
-                                                        width=self._width.value, point_world=point))
+            # one axis, one unit: the first chosen layer's unit decides
+            unit = lineage.spatial_unit(chosen[0]) if chosen else "px"
+            skipped = [lay.name for lay in chosen if lineage.spatial_unit(lay) != unit]
+            for layer in chosen:
+                if lineage.spatial_unit(layer) == unit:
+                    self.profiles.append(sample_profile(layer, *line, width=self._width.value,
+                                                        point_world=point))
             for i, prof in enumerate(self.profiles):
                 ax.plot(prof.distance, prof.values, color=LINE_COLORS[i % len(LINE_COLORS)],
                         label=prof.name, linewidth=1.5)
-            units = sorted({p.unit for p in self.profiles}) or ["px"]
+            units = sorted({p.unit for p in self.profiles}) or [unit]
             ax.set_xlabel(f"distance along the line ({', '.join(units)})")
             ax.set_ylabel("phase (rad)")
             if self.profiles:
                 ax.legend(fontsize="small")
-            self._status.value = f"{len(self.profiles)} profile(s), width {self._width.value} px"
+            self._status.value = (f"{len(self.profiles)} profile(s), width {self._width.value} px"
+                                  + (f"; not plotted (not in {unit}): {', '.join(skipped)}" if skipped else ""))
         self.canvas.apply_theme()
         return self.profiles
 

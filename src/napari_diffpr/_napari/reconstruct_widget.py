@@ -4,6 +4,9 @@ from the registry), a device dropdown, Run/Cancel, progress, live previews and r
 Moving a refine-only control (the DiffPR corruption-level slider, sampler, steps, seed) re-runs
 only the refinement: the same ``cache`` dict goes back to run_method, so the method skips stage 1.
 The re-run is debounced and cancels the job in flight.
+
+Everything the dock remembers is keyed on ``layer.unique_id`` (lineage.uid), never on ``id()``:
+napari hands plugin docks a proxy viewer whose layers are new objects on every access.
 """
 from __future__ import annotations
 
@@ -17,9 +20,12 @@ from ..device import DEVICE_CHOICES
 from ..methods import Method, methods
 from ..result import Progress, Result
 from . import layers as result_layers
-from .lifecycle import connect_while_alive, single_shot_timer
+from . import legend, lineage
+from .input_checks import background_mismatch, channel_first_rgb_warning
 from .layer_info import modality_of, physical_defaults
+from .lifecycle import connect_while_alive, single_shot_timer
 from .param_form import ParamForm
+from .text_fit import wrap_label
 from .worker import describe_error, start_reconstruction
 
 NO_BACKGROUND = "(none)"
@@ -67,7 +73,11 @@ class ReconstructWidget(Container):
         self._cache_key: tuple | None = None
         self._cache: dict = {}
         self._done_key: tuple | None = None  # settings of the last finished run
-        self._shown: tuple | None = None  # (method, input) the form was last filled for
+        self._shown: tuple | None = None  # (method, input uid) the form was last shown for
+        self._input_uid: str | None = None  # the input the background and warnings are for
+        self._background_by_user = False  # the user picked the background: keep it for this input
+        self._setting_background = False
+        self._checked: dict[tuple, str | None] = {}  # (hologram uid, background uid) -> warning
         self._pending_rerun = False
         self._job: dict[str, Any] = {}
         self.last_result: Result | None = None
@@ -75,32 +85,44 @@ class ReconstructWidget(Container):
         self._input = ComboBox(label="input", choices=self._input_choices,
                                tooltip="Hologram (2-D or a T/Z stack) or RGB brightfield image")
         self._background = ComboBox(label="background", choices=self._background_choices,
-                                    tooltip="Sample-free hologram of the same field (optional)")
+                                    tooltip="Sample-free hologram of the same field (optional). Picked "
+                                            "automatically by name ('X background', 'X_bg'...) or from "
+                                            "the same file; only holograms of the input's size are offered")
+        self._pairing = Label(value="")
         self._method = ComboBox(label="method", choices=self._method_choices)
         self._about = Label(value="")
+        self._warning = Label(value="")
         self._devices_probed = False
         self._device = ComboBox(label="device", choices=_device_choices(probe=False),
                                 tooltip="Where torch methods run; 'auto' picks CUDA, then MPS, then CPU")
         self._params = Container(labels=False)
+        self._reset = PushButton(text="Reset from file",
+                                 tooltip="Set the physical parameters (pixel size, wavelengths, ...) "
+                                         "from the input layer's file again, replacing your edits")
         self._run_button = PushButton(text="Run")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._bar = ProgressBar(min=0, max=100, value=0, label="progress")
         self._status = Label(value="ready")
-        super().__init__(widgets=[self._input, self._background, self._method, self._about,
-                                  self._device, self._params,
+        super().__init__(widgets=[self._input, self._background, self._pairing, self._method, self._about,
+                                  self._warning, self._device, self._params, self._reset,
                                   Container(widgets=[self._run_button, self._cancel_button],
                                             layout="horizontal", labels=False),
-                                  self._bar, self._status])
-        self._about.native.setWordWrap(True)
+                                  self._bar, self._status], scrollable=True)
+        for label in (self._about, self._pairing, self._warning, self._status):
+            wrap_label(label)
+        self._warning.native.setStyleSheet("color: #e0a030;")
 
         self._rerun_timer = single_shot_timer(self.native, REFINE_DEBOUNCE_MS, self._refine_rerun)
 
         self._input.changed.connect(self._on_input_changed)
+        self._background.changed.connect(self._on_background_changed)
         self._method.changed.connect(self._show_form)
+        self._reset.changed.connect(lambda *_: self.reset_from_file())
         self._run_button.changed.connect(lambda *_: self.run())
         self._cancel_button.changed.connect(lambda *_: self.cancel())
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             connect_while_alive(self.native, event, self._refresh_choices)
+        legend.attach(self.native, napari_viewer)
         # closing the viewer mid-run: stop the job so no callback reaches deleted widgets
         self.native.destroyed.connect(self._quit_on_destroy)
         self._on_input_changed()
@@ -120,9 +142,17 @@ class ReconstructWidget(Container):
     def _input_choices(self, *_):
         return [lay.name for lay in self._image_layers()]
 
+    def _background_candidates(self):
+        layer = self.input_layer
+        if layer is None or modality_of(layer) != "hologram":
+            return []
+        size = tuple(layer.data.shape[-2:])
+        return [lay for lay in self._image_layers()
+                if modality_of(lay) == "hologram" and lineage.uid(lay) != lineage.uid(layer)
+                and tuple(lay.data.shape[-2:]) == size]
+
     def _background_choices(self, *_):
-        return [NO_BACKGROUND] + [lay.name for lay in self._image_layers()
-                                  if modality_of(lay) == "hologram"]
+        return [NO_BACKGROUND] + [lay.name for lay in self._background_candidates()]
 
     def _method_choices(self, *_) -> list[tuple[str, str]]:
         layer = self.input_layer
@@ -132,8 +162,7 @@ class ReconstructWidget(Container):
     def _refresh_choices(self, *_):
         if self._viewer is None:
             return
-        for combo in (self._input, self._background):
-            combo.reset_choices()
+        self._input.reset_choices()
         self._on_input_changed()
 
     def reset_choices(self, *_):  # napari calls this on layer changes for magicgui docks
@@ -144,6 +173,13 @@ class ReconstructWidget(Container):
     def input_layer(self):
         name = self._input.value
         return self._viewer.layers[name] if name and name in self._viewer.layers else None
+
+    @property
+    def background_layer(self):
+        name = self._background.value
+        if not name or name == NO_BACKGROUND or name not in self._viewer.layers:
+            return None
+        return self._viewer.layers[name]
 
     @property
     def method(self) -> Method | None:
@@ -157,18 +193,59 @@ class ReconstructWidget(Container):
     def _on_input_changed(self, *_):
         self._method.reset_choices()
         layer = self.input_layer
-        bg_choices = self._background.choices
-        # The background pick only makes sense for holograms; a layer named like "… background"
-        # next to the input is the likely one.
-        if layer is not None and self._background.value == NO_BACKGROUND:
-            for name in bg_choices:
-                if name != layer.name and name.startswith(layer.name) and "background" in name:
-                    self._background.value = name
+        new_input = lineage.uid(layer) != self._input_uid
+        if new_input:
+            self._input_uid = lineage.uid(layer)
+            self._background_by_user = False
+        self._set_background_choices(auto=new_input or not self._background_by_user)
+        self._warning.value = channel_first_rgb_warning(layer.data) if layer is not None else ""
+        self._warning.visible = bool(self._warning.value)
         self._show_form()
+
+    def _set_background_choices(self, auto: bool) -> None:
+        """Offer only holograms of the input's size; pick the paired one unless the user chose."""
+        keep = self._background.value
+        self._setting_background = True
+        try:
+            self._background.reset_choices()
+            if auto:
+                layer = self.input_layer
+                paired = lineage.pick_background(layer, self._background_candidates()) if layer is not None else None
+                self._background.value = paired.name if paired is not None else NO_BACKGROUND
+            elif keep in self._background.choices:
+                self._background.value = keep
+            else:  # the user's background is gone
+                self._background.value = NO_BACKGROUND
+                self._background_by_user = False
+        finally:
+            self._setting_background = False
+        self._describe_pairing()
+
+    def _on_background_changed(self, *_):
+        if not self._setting_background:
+            self._background_by_user = True
+            self._describe_pairing()
+
+    def _describe_pairing(self) -> None:
+        layer, bg, method = self.input_layer, self.background_layer, self.method
+        if layer is None or modality_of(layer) != "hologram":
+            self._pairing.value = ""
+        elif bg is None:
+            self._pairing.value = "no background hologram: aberrations are fitted from the hologram itself"
+        else:
+            how = "your choice" if self._background_by_user else (
+                "same file" if lineage.meta(bg).get("dataset") and
+                lineage.meta(bg).get("dataset") == lineage.meta(layer).get("dataset") else "paired by name")
+            key = (lineage.uid(layer), lineage.uid(bg))
+            if key not in self._checked:
+                self._checked[key] = background_mismatch(layer.data, bg.data)
+            warning = self._checked[key]
+            self._pairing.value = f"background: {bg.name!r} ({how})" + (f" — ⚠ {warning}" if warning else "")
+        self._pairing.visible = bool(self._pairing.value) and (method is None or method.uses_background)
 
     def _show_form(self, *_):
         method, layer = self.method, self.input_layer
-        shown = (method.name if method else None, id(layer))
+        shown = (method.name if method else None, lineage.uid(layer))
         if shown == self._shown:
             return  # layers came and went (a result, a preview): keep the user's edits
         self._shown = shown
@@ -179,13 +256,17 @@ class ReconstructWidget(Container):
         if method.name not in self._forms:
             form = ParamForm(method)
             form.on_change(self._on_param_changed)
+            form.filled_for = None
             self._forms[method.name] = form
         form = self._forms[method.name]
-        if layer is not None:  # a new input or method: its metadata fills the physical values
-            form.set_values(physical_defaults(method, layer))
+        if layer is not None and form.filled_for != lineage.uid(layer):
+            # a new input: its file fills the physical values the user has not edited
+            form.fill(physical_defaults(method, layer))
+            form.filled_for = lineage.uid(layer)
         self._params.append(form)
         self._about.value = method.description
         self._background.enabled = method.uses_background
+        self._describe_pairing()
         self._device.enabled = any(p.name == "device" for p in method.params)
         if self._device.enabled and not self._devices_probed:
             # first torch method shown: now it is worth importing torch to see what is there
@@ -194,6 +275,17 @@ class ReconstructWidget(Container):
             self._device.choices = _device_choices()
             self._device.value = value
             self._devices_probed = True
+
+    def reset_from_file(self) -> list[str]:
+        """Set the physical parameters from the input layer's file/metadata again, replacing the
+        user's edits; returns the names set."""
+        method, layer, form = self.method, self.input_layer, self.form
+        if method is None or layer is None or form is None:
+            return []
+        names = form.fill(physical_defaults(method, layer), force=True)
+        self._status.value = (f"from {layer.name!r}: {', '.join(names)}" if names
+                              else f"{layer.name!r} carries no physical parameters for {method.name}")
+        return names
 
     def set_input(self, layer: str, background: str | None = None) -> None:
         """Choose the input layer (and optionally the background layer) by name."""
@@ -244,8 +336,9 @@ class ReconstructWidget(Container):
             return None
         stage1 = tuple((k, repr(v)) for k, v in sorted(values.items())
                        if k not in method.refine_only_params)
-        background = self._background.value if method.uses_background else NO_BACKGROUND
-        return (id(layer), id(layer.data), method.name, background, stage1, self._device.value)
+        background = lineage.uid(self.background_layer) if method.uses_background else None
+        # the methods' caches check the input's bytes themselves (an in-place edit recomputes)
+        return (lineage.uid(layer), method.name, background, stage1, self._device.value)
 
     # ---- running --------------------------------------------------------------------------
     def run(self, start: bool = True):
@@ -269,13 +362,18 @@ class ReconstructWidget(Container):
         if any(p.name == "device" for p in method.params):
             params["device"] = self._device.value
         background = None
-        if method.uses_background and self._background.value not in (None, NO_BACKGROUND):
-            background = self._viewer.layers[self._background.value].data
+        bg_layer = self.background_layer if method.uses_background else None
+        if bg_layer is not None:
+            if tuple(bg_layer.data.shape[-2:]) != tuple(layer.data.shape[-2:]):
+                self._fail(f"the background {bg_layer.name!r} is {bg_layer.data.shape[-2:]}, the hologram "
+                           f"{layer.data.shape[-2:]}: choose a background of the same size or (none)")
+                return None
+            background = bg_layer.data
         key = self._current_key()
         if key != self._cache_key:  # new input or stage-1 settings: start a fresh cache
             self._cache_key, self._cache = key, {}
-        self._job = {"layer": layer, "method": method.name, "input_name": layer.name, "done": False,
-                     "key": key}
+        self._job = {"layer_uid": lineage.uid(layer), "method": method.name, "input_name": layer.name,
+                     "done": False, "key": key}
         self._set_running(True)
         self.worker = start_reconstruction(
             layer.data, method.name, background=background, cache=self._cache, params=params,
@@ -298,6 +396,9 @@ class ReconstructWidget(Container):
             self._bar.value = 0
             self._status.value = f"running {self._job['method']} on {self._job['input_name']}…"
 
+    def _source(self):
+        return lineage.find(self._viewer, self._job.get("layer_uid"))
+
     def _on_progress(self, event: Progress) -> None:
         if self._job.get("done"):
             return
@@ -305,8 +406,9 @@ class ReconstructWidget(Container):
         text = f"{event.stage}: {event.step}/{event.total}" + (f" — {event.message}" if event.message else "")
         self._status.value = text
         self._viewer.status = f"napari-diffpr {self._job['method']} — {text}"
-        if event.preview is not None and self._job["layer"] in self._viewer.layers:
-            result_layers.show_preview(self._viewer, event.preview, self._job["layer"], self._job["method"])
+        source = self._source()
+        if event.preview is not None and source is not None:
+            result_layers.show_preview(self._viewer, event.preview, source, self._job["method"])
 
     def _drop_preview(self) -> None:
         self._job["done"] = True  # late progress events must not bring the preview back
@@ -315,8 +417,7 @@ class ReconstructWidget(Container):
 
     def _on_returned(self, result: Result) -> None:
         self._drop_preview()
-        source = self._job["layer"] if self._job["layer"] in self._viewer.layers else None
-        result_layers.show_result(self._viewer, result, source, self._job["method"],
+        result_layers.show_result(self._viewer, result, self._source(), self._job["method"],
                                   input_name=self._job["input_name"])
         self.last_result = result
         self._done_key = self._job["key"]

@@ -12,7 +12,8 @@ def sample_layers(kind: str = "hologram", size: int = 256, seed: int = 0) -> lis
     from ..optics import simulate
 
     s = simulate.sample(kind, size=size, seed=seed)
-    meta = dict(s["meta"], simulated=True, seed=seed)
+    # one dataset label for the sample's layers: the docks pair and compare only within it
+    meta = dict(s["meta"], simulated=True, seed=seed, dataset=f"simulated {kind} sample (size {size}, seed {seed})")
     base = SAMPLE_NAMES[kind]
     layers = [image_layer_data(s["measurement"], base, kind, meta)]
     if s.get("background") is not None:

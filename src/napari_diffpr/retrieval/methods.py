@@ -6,10 +6,12 @@ import time
 
 import numpy as np
 
+from ..caching import for_input
 from ..methods import Method, Param, register
 from ..result import Progress, Result
 from .background import BACKGROUND_FITS, choose_sign, fit_background
 from .filters import FILTER_SHAPES
+from .refocus import DEFAULT_RANGE_UM, FOCUS_METRICS, refocus_phase
 from .fourier import FilterSpec, demodulate, divide_background, edge_margin, filter_radius, twin_limit
 from .sideband import Sideband, check_sideband, coarse_sideband, refine_peak, refine_radius
 from .spectrum import HalfRows
@@ -37,10 +39,10 @@ FOURIER_PARAMS = (
           help="Objective NA. If given (with wavelength and pixel size), the filter radius is "
                "the optical cut-off NA / wavelength instead of filter_size."),
     Param("wavelength", "float", None, optional=True, unit="µm", minimum=0.2, maximum=2.0,
-          help="Laser wavelength, needed only with a numerical aperture."),
+          help="Laser wavelength (vacuum), needed only with a numerical aperture or refocusing."),
     Param("pixel_size", "float", None, optional=True, unit="µm", minimum=1e-3, maximum=100.0,
           help="Camera pixel size in the sample plane (camera pixel / magnification), needed "
-               "only with a numerical aperture."),
+               "only with a numerical aperture or refocusing."),
     Param("unwrap", "str", "skimage", choices=UNWRAP_CHOICES,
           help="Remove 2π jumps: 'skimage' (robust; runs on a grid as coarse as the filter "
                "allows, then snaps every pixel to it), 'lsq' (least squares, fast, smooths over "
@@ -54,12 +56,29 @@ FOURIER_PARAMS = (
     Param("sign", "str", "auto", choices=("auto", "+1", "-1"),
           help="Phase sign. 'auto' makes cells (denser than their medium) come out positive; "
                "'+1'/'-1' force the raw sign of the detected order or its opposite."),
+) + (
+    # Numerical refocusing (retrieval/refocus.py): appended so positional specs stay as they were.
+    Param("refocus", "float_or_auto", None, optional=True, unit="µm", minimum=-1000.0, maximum=1000.0,
+          help="Propagate the reconstructed field by this distance in the medium (angular "
+               "spectrum) to bring an out-of-focus sample into focus; 'auto' searches for the "
+               "sharpest plane within ±focus_range. Positive = towards the camera. Needs "
+               "wavelength and pixel size. Empty = no refocusing."),
+    Param("focus_metric", "str", "tamura", choices=FOCUS_METRICS,
+          help="Autofocus criterion on the refocused amplitude (minimal in focus for phase "
+               "objects): 'tamura' (Tamura coefficient), 'variance' (normalised amplitude "
+               "variance), 'gradient' (mean squared amplitude gradient, as nrefocus)."),
+    Param("focus_range", "float", DEFAULT_RANGE_UM, unit="µm", minimum=0.5, maximum=1000.0,
+          help="Autofocus searches refocus distances from -focus_range to +focus_range."),
+    Param("medium_index", "float", 1.333, minimum=1.0, maximum=2.0,
+          help="Refractive index of the medium the light is refocused in (1.333 water/PBS, "
+               "~1.335-1.337 culture medium)."),
 )
 
 
 def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shape="smooth disk",
                 filter_size=0.5, numerical_aperture=None, wavelength=None, pixel_size=None,
-                unwrap="skimage", background_fit="plane", background_mask="auto", sign="auto"):
+                unwrap="skimage", background_fit="plane", background_mask="auto", sign="auto",
+                refocus=None, focus_metric="tamura", focus_range=DEFAULT_RANGE_UM, medium_index=1.333):
     """Off-axis hologram -> phase (radians) and amplitude, yielding Progress events."""
     method = unwrap  # the parameter shadows nothing we need: the function is unwrap_phase
     timings: dict[str, float] = {}
@@ -70,6 +89,7 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
     # The caller keeps ``cache`` only for re-runs on the same input (e.g. the dock changing
     # the unwrapper or the filter shape), so the detection and the row spectra carry over.
     cache = {} if cache is None else cache
+    for_input(cache, "fourier_", data)  # a different hologram must not reuse the spectra
 
     def row_spectra(margin):
         key = ("fourier_rows", margin)
@@ -126,8 +146,23 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
     timings["fit_s"] = time.perf_counter() - t
     yield Progress("fit", 4, total, preview=phase, message=f"background {background_fit if fit_applied else 'not fitted'}, sign {chosen:+d}")
 
+    focus_meta = {}
+    if refocus is not None:
+        # The flattened, sign-corrected field is the object field without the reference's
+        # tilt and curvature: the right field to propagate (retrieval/refocus.py).
+        t = time.perf_counter()
+        phase, amplitude, focus_meta = refocus_phase(
+            phase, amplitude, refocus, wavelength_um=wavelength, pixel_size_um=pixel_size,
+            medium_index=medium_index, metric=focus_metric, range_um=focus_range, unwrap=method,
+            band_limit=radius, background_fit=background_fit if fit_applied else "none",
+            background_mask=background_mask)
+        timings["refocus_s"] = time.perf_counter() - t
+        yield Progress("refocus", 4, total, preview=phase,
+                       message=f"refocused by {focus_meta['refocus_um']:+.2f} µm")
+
     timings["total_s"] = time.perf_counter() - t0
     meta = {
+        **focus_meta,
         "sideband_fy_fx": [sb.fy, sb.fx],
         "sideband_units": "cycles/pixel",
         "sideband_detected": sideband is None,
