@@ -6,13 +6,16 @@ Public API (importing this package imports neither torch nor Qt):
     methods(modality=None) -> {name: Method}
     compare(result, reference) -> {"psnr", "ssim", "mae", "hf_error"}
     simulate  (module: phantoms and forward models)
+    measure(phase_or_result, labels=None, ...) -> pandas.DataFrame, one row per cell (dry mass ...)
+    refocus(result, distance_um | "auto") -> Result   (angular-spectrum refocusing, autofocus)
+    compensate(result, mask="auto") -> Result         (aberration fit without a background hologram)
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "reconstruct", "run_method", "methods", "compare", "simulate",
-           "Result", "Progress", "read", "write"]
+           "Result", "Progress", "read", "write", "measure", "refocus", "compensate"]
 
 # Eager (cheap: numpy only): a lazy ``methods`` would be shadowed by the ``methods`` submodule as
 # soon as anything imported it, and ``napari_diffpr.methods()`` would then call a module.
@@ -33,6 +36,15 @@ def __getattr__(name):
     if name in ("Result", "Progress"):
         from . import result
         return getattr(result, name)
+    if name == "measure":
+        from .measure import measure
+        return measure
+    if name == "refocus":
+        from .retrieval.refocus import refocus_result
+        return refocus_result
+    if name == "compensate":
+        from .retrieval.compensate import compensate
+        return compensate
     if name in ("read", "write"):
         from . import io
         return getattr(io, name)

@@ -28,7 +28,8 @@ _MISSING = object()
 @dataclass(frozen=True)
 class Param:
     """One method parameter. ``kind`` is one of ``int``, ``float``, ``str``, ``bool``,
-    ``floats`` (a tuple of ``length`` floats) or ``ints`` (a tuple of ``length`` ints).
+    ``floats`` (a tuple of ``length`` floats), ``ints`` (a tuple of ``length`` ints) or
+    ``float_or_auto`` (a number, or the text ``"auto"``).
     ``optional`` allows None (meaning "automatic"). ``widget`` hints the GUI
     (e.g. ``"slider"``); ``refine_only`` marks parameters whose change re-runs only the
     refinement stage (the DiffPR corruption level, sampler, steps, seed)."""
@@ -77,6 +78,17 @@ class Param:
                 raise ParameterError(
                     f"parameter {name!r} must be one of {', '.join(map(repr, self.choices))}; got {value!r}")
             return value
+        if kind == "float_or_auto":
+            # a distance or "auto" (e.g. refocus): text from a form or the CLI is read here too
+            if isinstance(value, str):
+                text = value.strip().lower()
+                if text == "auto":
+                    return "auto"
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise ParameterError(f"parameter {name!r} expects a number or 'auto', got {value!r}") from None
+            kind = "float"
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ParameterError(f"parameter {name!r} expects a number, got {type(value).__name__} {value!r}")
         if kind == "int":

@@ -11,6 +11,7 @@ from ..methods import Method, Param, register
 from ..result import Progress, Result
 from .background import BACKGROUND_FITS, choose_sign, fit_background
 from .filters import FILTER_SHAPES
+from .compensate import surface_coefficients as fit_report
 from .refocus import DEFAULT_RANGE_UM, FOCUS_METRICS, refocus_phase
 from .fourier import FilterSpec, demodulate, divide_background, edge_margin, filter_radius, twin_limit
 from .sideband import Sideband, check_sideband, coarse_sideband, refine_peak, refine_radius
@@ -136,10 +137,12 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
     t = time.perf_counter()
     fit_applied = background_fit != "none" and method != "none"
     bg_mask = None
+    surface_coefficients = None
     if fit_applied:
         surface, bg_mask = fit_background(phase, BACKGROUND_FITS[background_fit],
                                           mask="auto" if background_mask == "auto" else None)
         phase = phase - surface
+        surface_coefficients = fit_report(surface, BACKGROUND_FITS[background_fit])
     chosen = choose_sign(phase, bg_mask) if sign == "auto" else int(sign)
     if chosen < 0:
         phase = -phase
@@ -176,6 +179,8 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
         "unwrap_grid_step": guide_step(radius) if method == "skimage" else 1,
         "background_fit_applied": fit_applied,
         "background_fraction": None if bg_mask is None else float(bg_mask.mean()),
+        # the subtracted surface (reference tilt/curvature) in Zernike terms, rad (retrieval/compensate.py)
+        "background_coefficients_rad": surface_coefficients,
         "sign": chosen,
         "upsampling": UPSAMPLING,
         "timings": timings,
