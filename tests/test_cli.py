@@ -76,7 +76,7 @@ def test_registry_parameters_become_typed_flags(tmp_path, capsys, echo_method):
 
     # Unset flags keep the method's defaults; "auto" means None for optional parameters.
     code, _, err = _run(["reconstruct", tmp_path / "h.npy", "-o", out, "-m", "echo-test", "--limit", "auto",
-                         "--no-flip", "-q"], capsys)
+                         "--no-flip", "-q", "--overwrite"], capsys)
     assert code == 0, err
     assert echo_method["gain"] == 1.0 and echo_method["limit"] is None and echo_method["flip"] is False
     assert err == ""  # --quiet
@@ -88,7 +88,7 @@ def test_options_before_input_do_not_confuse_the_input(tmp_path, capsys, echo_me
     np.save(tmp_path / "p.npy", holo * 0 + 7)  # the output of an earlier run, about to be replaced
     # the output's name comes before INPUT: it must not be read as the measurement
     code, _, err = _run(["reconstruct", "-m", "echo-test", "-o", tmp_path / "p.npy", "--gain", "2", "-q",
-                         tmp_path / "h.npy"], capsys)
+                         tmp_path / "h.npy", "--overwrite"], capsys)
     assert code == 0, err
     np.testing.assert_allclose(np.load(tmp_path / "p.npy"), holo * 2, rtol=1e-6)
 
@@ -270,7 +270,7 @@ def test_physical_parameters_come_from_file_metadata_unless_given(tmp_path, caps
         # seed and NA are never taken from a file: they are choices, not properties of the sample
         assert seen == {"pixel_size": 0.25, "medium_index": 1.33, "seed": 0, "na": None}
         assert main(["reconstruct", str(tmp_path / "h.npz"), "-o", str(tmp_path / "p.tif"), "-m", "physical-test",
-                     "-q", "--pixel-size", "0.5"]) == 0
+                     "-q", "--pixel-size", "0.5", "--overwrite"]) == 0
         assert seen["pixel_size"] == 0.5
     finally:
         unregister("physical-test")

@@ -9,19 +9,37 @@ from typing import Any, Callable, Generator
 
 import numpy as np
 
-from . import __version__
-from .errors import Cancelled, InputError
+from . import __version__, memory
+from .errors import Cancelled, InputError, ParameterError, RetrievalError
 from .methods import Method, get_method
 from .result import Progress, Result
-from .validation import as_hologram_stack, as_rgb_stack, check_background
+from .validation import as_array, as_hologram_stack, as_rgb_stack, check_background
+
+# Smallest spread of the planes' defocus values (µm) that TIE can difference: the phase scales
+# as 1 / spread, so values closer than this give phases of millions of radians (pure noise).
+MIN_DEFOCUS_SPREAD_UM = 0.01
 
 
-def _pick_method(method: str | Method, data) -> Method:
+def _pick_method(method: str | Method, data: np.ndarray) -> Method:
     if isinstance(method, Method):
         return method
-    shape = np.shape(data)
+    if not isinstance(method, str):
+        raise ParameterError(f"method must be a name (e.g. 'fourier') or a Method; got {type(method).__name__} {method!r}")
+    shape = data.shape
     looks_rgb = len(shape) in (3, 4) and shape[-1] == 3
     return get_method(method, modality="rgb" if looks_rgb else None)
+
+
+def _cross_check(m: Method, resolved: dict[str, Any]) -> None:
+    """Checks that involve several values of one parameter (each value alone is in range)."""
+    z = resolved.get("defocus")
+    if isinstance(z, tuple) and len(z) >= 2:
+        spread = max(z) - min(z)
+        if 0 < spread < MIN_DEFOCUS_SPREAD_UM:
+            raise ParameterError(
+                f"the planes' defocus values {z} µm differ by only {spread:.3g} µm; TIE divides by this "
+                f"difference, so it must be at least {MIN_DEFOCUS_SPREAD_UM} µm (chromatic focal shifts "
+                "are typically 0.3-3 µm)")
 
 
 def run_method(data, method: str | Method = "fourier", *, background=None,
@@ -29,21 +47,28 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
     """Validate ``data`` and parameters, then run ``method`` frame by frame, yielding
     Progress events; return a Result (phase stacked to N x H x W when the input was a stack).
 
-    The caller's arrays are never modified: they are copied to float32 first."""
-    m = _pick_method(method, data)
+    The caller's arrays are never modified: they are copied to float32 first. Before any
+    large allocation the memory the run will need is estimated; above the budget
+    (:mod:`napari_diffpr.memory`) it raises ResourceError and computes nothing."""
+    if cache is not None and not isinstance(cache, dict):
+        raise ParameterError(f"cache must be a dict (or None); got {type(cache).__name__}")
+    arr = as_array(data, "the measurement")
+    m = _pick_method(method, arr)
     resolved = m.resolve_params(params)
+    _cross_check(m, resolved)
     if m.modality == "rgb":
-        frames = as_rgb_stack(data)
-        single = np.ndim(data) == 3
+        frames = as_rgb_stack(arr)
+        single = arr.ndim == 3
         if background is not None:
             raise InputError(f"method {m.name!r} works on RGB images and takes no background hologram")
         backgrounds = [None] * len(frames)
     else:
-        frames = as_hologram_stack(data)
-        single = np.ndim(data) == 2
+        frames = as_hologram_stack(arr, intensity=m.uses_torch)
+        single = arr.ndim == 2
         if background is not None and not m.uses_background:
             raise InputError(f"method {m.name!r} does not use a background hologram")
-        backgrounds = check_background(background, frames) if background is not None else [None] * len(frames)
+        backgrounds = (check_background(background, frames, intensity=m.uses_torch) if background is not None
+                       else [None] * len(frames))
 
     cache = {} if cache is None else cache
     phases, amplitudes, frame_meta = [], [], []
@@ -52,6 +77,12 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
     n = len(frames)
     for i, (frame, bg) in enumerate(zip(frames, backgrounds)):
         frame_cache = cache.setdefault(i, {}) if n > 1 else cache
+        if not isinstance(frame_cache, dict):
+            raise ParameterError(f"cache[{i}] must be a dict (the per-frame cache); got {type(frame_cache).__name__}")
+        kept = 8.0 * frame.shape[0] * frame.shape[1] * n  # results kept for every frame
+        need = memory.estimate_bytes(m, frame, resolved, background=bg is not None, cache=frame_cache) + kept
+        memory.check(need, f"method {m.name!r} on a {frame.shape[0]} x {frame.shape[1]} image"
+                     + (f" (stack of {n})" if n > 1 else ""), _memory_hint(m, resolved))
         gen = m.run(frame, background=bg, cache=frame_cache, **resolved)
         while True:
             try:
@@ -64,6 +95,12 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
             stage = f"frame {i + 1}/{n}: {event.stage}" if n > 1 else event.stage
             yield Progress(stage=stage, step=event.step, total=event.total, preview=preview,
                            message=event.message)
+        bad = ~np.isfinite(res.phase)
+        if bad.any():
+            raise RetrievalError(f"method {m.name!r} produced {int(bad.sum())} NaN or infinite phase value(s)"
+                                 + (f" in frame {i}" if n > 1 else "")
+                                 + "; the parameters do not fit this measurement (check the sideband, "
+                                   "filter size, defocus and pixel size)")
         phases.append(res.phase)
         amplitudes.append(res.amplitude)
         for key in maps:
@@ -84,7 +121,7 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
         "n_frames": n,
         "seconds": time.perf_counter() - t0,
         "napari_diffpr_version": __version__,
-        "input_shape": list(np.shape(data)),
+        "input_shape": list(arr.shape),
     })
     if n > 1:
         metadata["frames"] = frame_meta
@@ -106,6 +143,9 @@ def reconstruct(data, method: str | Method = "fourier", *, background=None,
     (raises napari_diffpr.errors.Cancelled).
     **params: the method's parameters; see ``napari_diffpr.methods()[name].params``.
     """
+    if progress is not None and not callable(progress):
+        raise ParameterError(f"progress must be a function called with each Progress event (or None); "
+                             f"got {type(progress).__name__} {progress!r}")
     gen = run_method(data, method, background=background, cache=cache, **params)
     while True:
         try:
@@ -115,3 +155,16 @@ def reconstruct(data, method: str | Method = "fourier", *, background=None,
         if progress is not None and progress(event) is False:
             gen.close()
             raise Cancelled("reconstruction cancelled by the progress callback")
+
+
+def _memory_hint(m: Method, params: dict[str, Any]) -> str:
+    base = m.name[:-4] if m.name.endswith("-rgb") else m.name
+    if base == "fourier":
+        return ("A tiny filter radius (a numerical aperture far below the carrier, or a carrier at the "
+                "Nyquist frequency whose twin order leaves no room) pads the image enormously: check "
+                "sideband, numerical_aperture, wavelength and pixel_size, or use filter_size; or crop the image.")
+    if base == "diffpr" and int(params.get("samples", 1) or 1) > 1:
+        return "Use fewer posterior samples, or crop the image (tiled processing is planned)."
+    if m.uses_torch:
+        return "Crop the image or bin it (tiled processing of large images is planned)."
+    return "Crop the image."

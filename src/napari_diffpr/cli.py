@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
-from .errors import Cancelled, DiffPRError, InputError, ParameterError, RetrievalError
+from .errors import (Cancelled, DiffPRError, InputError, OutputError, ParameterError, ResourceError,
+                     RetrievalError)
 
 PROG = "napari-diffpr"
 # Options of `reconstruct` itself; a method parameter with one of these names gets a "param-" prefix.
-_RESERVED = {"output", "method", "background", "quiet", "help", "input", "version"}
+_RESERVED = {"output", "method", "background", "quiet", "help", "input", "version", "overwrite",
+             "memory_budget", "weights"}
 
 _EPILOG = """\
 units: lengths (pixel size, wavelength, defocus) in micrometres (µm); phase in radians.
@@ -145,6 +147,10 @@ def _collect_params(ns: argparse.Namespace) -> dict[str, Any]:
     for key, value in vars(ns).items():
         if key.startswith("param__"):
             if isinstance(value, list):
+                if any(v is None for v in value) and not all(v is None for v in value):
+                    raise ParameterError(
+                        f"{_flag(key[len('param__'):])} takes either 'auto' alone or only numbers; got "
+                        f"{' '.join('auto' if v is None else str(v) for v in value)}")
                 value = None if any(v is None for v in value) else tuple(value)
             params[key[len("param__"):]] = value
     return params
@@ -174,6 +180,52 @@ def physical_params_from_metadata(method, metadata: dict, given: dict) -> dict[s
         except (ValueError, TypeError):
             continue
     return found
+
+
+# ------------------------------------------------------------------------ output safety
+def _same_file(a, b) -> bool:
+    """True when paths ``a`` and ``b`` name the same file: the same inode (hard links, symbolic
+    links) or, for an output that does not exist yet, the same resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
+def check_outputs(outputs, inputs=(), *, overwrite: bool = False, suffixes=None, nbytes: float = 0) -> None:
+    """Everything about the outputs that can be checked before computing: never an input (even
+    through a hard or symbolic link), a supported suffix, not a folder, not an existing file
+    unless ``overwrite``, a writable folder, and enough free disk for ``nbytes``. Raises
+    OutputError / InputError."""
+    from . import io
+
+    outputs = [Path(o) for o in outputs]
+    for out in outputs:
+        for src in inputs:
+            if src and _same_file(src, out):
+                raise OutputError(f"the output {out} is the same file as the input {src} (or a link to it); choose "
+                                  "another name so the measurement is not overwritten")
+    for i, out in enumerate(outputs):
+        if any(_same_file(out, other) for other in outputs[:i]):
+            raise OutputError(f"two outputs would be written to the same file {out}")
+        io.check_output_path(out, overwrite=overwrite, suffixes=suffixes or io.WRITE_SUFFIXES,
+                             nbytes=nbytes / max(1, len(outputs)))
+
+
+def _add_safety_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (default: refuse; an input is never overwritten)")
+
+
+def _add_memory_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--memory-budget", metavar="SIZE", default=None,
+                   help="most memory a reconstruction may use, e.g. 8GB, 512MB or 75%% (of the available "
+                        "memory); default: $NAPARI_DIFFPR_MEMORY_BUDGET or 50%% of the available memory. "
+                        "Larger jobs are refused before anything is allocated")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -226,6 +278,8 @@ def _reconstruct_parser(method, all_methods) -> argparse.ArgumentParser:
                    help="sample-free background hologram of the same size (hologram methods that use one); "
                         "an NPZ input's 'bg_data' is used automatically")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_safety_options(p)
+    _add_memory_option(p)
     if method is not None:
         add_method_options(p, method)
     return p
@@ -259,14 +313,18 @@ def cmd_reconstruct(argv: Sequence[str]) -> int:
         if args.input == guess:
             break
         guess = args.input
-    out_path = Path(args.output).resolve()
-    for src in (args.input, args.background):
-        if src and Path(src).resolve() == out_path:
-            raise InputError(f"the output {args.output} is the same file as the input {src}; "
-                             "choose another name so the measurement is not overwritten")
+    if args.memory_budget is not None:
+        from . import memory
+
+        memory.set_budget(args.memory_budget)
+    # Everything about the output is checked before reading or computing anything large.
+    check_outputs([args.output], (args.input, args.background), overwrite=args.overwrite)
     if items is None:
         items = io.read(args.input)  # raises a clear FileNotFoundError / InputError
     main, bg_item = _pick_measurement(items, args.input)
+    frames = main.data.size // (3 if main.kind == "rgb" else 1)
+    check_outputs([args.output], (args.input, args.background), overwrite=args.overwrite,
+                  nbytes=4.0 * frames + 64 * 1024)
     given = _collect_params(args)
     params = {**physical_params_from_metadata(method, main.metadata, given), **given}
 
@@ -287,7 +345,7 @@ def cmd_reconstruct(argv: Sequence[str]) -> int:
     meta.update(input_file=str(args.input), name=Path(args.output).stem)
     if background is not None:
         meta["background_file"] = str(args.background or args.input)
-    out = io.write(args.output, result, {**result.metadata, **meta}, kind="phase")
+    out = io.write(args.output, result, {**result.metadata, **meta}, kind="phase", overwrite=args.overwrite)
     ph = result.phase
     print(f"wrote {out}: phase {' x '.join(map(str, ph.shape))} float32, radians "
           f"(min {float(ph.min()):.3f}, max {float(ph.max()):.3f}); method {method.name}, "
@@ -295,7 +353,23 @@ def cmd_reconstruct(argv: Sequence[str]) -> int:
     return 0
 
 
-def _write_sample(sample: dict, kind: str, out: Path) -> list[Path]:
+def _sample_outputs(kind: str, out: Path) -> list[Path]:
+    """The files `simulate -o OUT` writes: OUT.npz, or OUT.tif + OUT_background.tif (holograms)
+    + OUT_phase.tif."""
+    from . import io
+
+    if out.suffix.lower() == ".npz":
+        return [out]
+    if out.suffix.lower() not in io.TIFF_SUFFIXES:
+        raise InputError(f"simulate writes .npz (one file) or .tif (three files); got {out.name!r}")
+    names = [out]
+    if kind == "hologram":
+        names.append(out.with_name(f"{out.stem}_background{out.suffix}"))
+    names.append(out.with_name(f"{out.stem}_phase{out.suffix}"))
+    return names
+
+
+def _write_sample(sample: dict, kind: str, out: Path, overwrite: bool = True) -> list[Path]:
     from . import io
 
     meta = dict(sample.get("meta") or {})
@@ -303,15 +377,15 @@ def _write_sample(sample: dict, kind: str, out: Path) -> list[Path]:
     data_kind = "rgb" if kind == "rgb" else "hologram"
     if out.suffix.lower() == ".npz":
         return [io.write_npz(out, sample["measurement"], background=sample.get("background"),
-                             phase=sample["phase"], metadata=meta, kind=data_kind)]
+                             phase=sample["phase"], metadata=meta, kind=data_kind, overwrite=overwrite)]
     if out.suffix.lower() not in io.TIFF_SUFFIXES:
         raise InputError(f"simulate writes .npz (one file) or .tif (three files); got {out.name!r}")
-    written = [io.write_tiff(out, sample["measurement"], meta, kind=data_kind)]
+    written = [io.write_tiff(out, sample["measurement"], meta, kind=data_kind, overwrite=overwrite)]
     if sample.get("background") is not None:
         written.append(io.write_tiff(out.with_name(f"{out.stem}_background{out.suffix}"),
-                                     sample["background"], meta, kind="background"))
+                                     sample["background"], meta, kind="background", overwrite=overwrite))
     written.append(io.write_phase_tiff(out.with_name(f"{out.stem}_phase{out.suffix}"), sample["phase"],
-                                       {**meta, "ground_truth": True}))
+                                       {**meta, "ground_truth": True}, overwrite=overwrite))
     return written
 
 
@@ -327,8 +401,11 @@ def _simulate(kind: str, size: int, seed: int) -> dict:
 
 
 def cmd_simulate(args) -> int:
+    out = Path(args.output)
+    check_outputs(_sample_outputs(args.kind, out), overwrite=args.overwrite,
+                  suffixes=(".npz", ".tif", ".tiff"), nbytes=20.0 * args.size ** 2)
     sample = _simulate(args.kind, args.size, args.seed)
-    for path in _write_sample(sample, args.kind, Path(args.output)):
+    for path in _write_sample(sample, args.kind, out, overwrite=args.overwrite):
         print(f"wrote {path}")
     return 0
 
@@ -354,6 +431,7 @@ def cmd_demo(args) -> int:
     from .api import reconstruct
     from .metrics import compare
 
+    check_outputs([args.output], overwrite=args.overwrite, suffixes=io.TIFF_SUFFIXES, nbytes=4.0 * args.size ** 2)
     sample = _simulate("hologram", args.size, args.seed)
     meta = dict(sample.get("meta") or {})
     print(f"simulated a {args.size} x {args.size} off-axis hologram of a cell (seed {args.seed})")
@@ -369,7 +447,8 @@ def cmd_demo(args) -> int:
     scores = compare(result, sample["phase"])
     out = io.write_phase_tiff(args.output, result, {**{k: v for k, v in meta.items()
                                                        if k in ("pixel_size_um", "wavelength_um")},
-                                                    "input_file": "simulated sample", "name": "demo phase"})
+                                                    "input_file": "simulated sample", "name": "demo phase"},
+                             overwrite=args.overwrite)
     print(f"reconstructed with {args.method!r} in {seconds:.2f} s; against the ground truth: "
           + ", ".join(_format_scores(scores)))
     print(f"wrote {out} (float32 phase in radians; open it in napari or Fiji)")
@@ -459,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--size", type=_positive_size, default=256, help="image side in pixels, >= 32 (default 256)")
     sim.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same sample")
     sim.add_argument("-o", "--output", required=True, metavar="OUT", help="output .npz or .tif")
+    _add_safety_options(sim)
 
     demo = sub.add_parser("demo", help="open napari with a simulated hologram and the docks "
                                        "(--no-gui: reconstruct it and write a TIFF)")
@@ -469,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", type=_positive_size, default=256, help="hologram side in pixels (default 256)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the simulated cell (default 0)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_safety_options(demo)
 
     meth = sub.add_parser("methods", help="list the reconstruction methods and their parameters")
     meth.add_argument("name", nargs="?", help="only this method")
@@ -517,14 +598,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "compare": cmd_compare}[args.command](args)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), message already printed
         return exc.code if isinstance(exc.code, int) else 2
-    except (InputError, ParameterError, FileNotFoundError) as exc:
+    except (InputError, ParameterError, OutputError, FileNotFoundError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except (Cancelled, KeyboardInterrupt):
         print(f"{PROG}: cancelled", file=sys.stderr)
         return 130
-    except DiffPRError as exc:
+    except (DiffPRError, ResourceError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. a file that cannot be read (permissions, I/O error)
+        print(f"{PROG}: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
         return 1
 
 

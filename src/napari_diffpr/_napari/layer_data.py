@@ -11,6 +11,14 @@ from .layers import UNWRAPPED_COLORMAP, phase_contrast
 MICRON = "µm"
 
 
+def _positive_float(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if number > 0 and number != float("inf") else None
+
+
 def plain_metadata(meta: dict[str, Any], max_array: int = 64) -> dict[str, Any]:
     """``meta`` without large arrays (kept as their shape), so layer metadata stays small."""
     out = {}
@@ -29,8 +37,8 @@ def image_layer_data(data: np.ndarray, name: str, kind: str, metadata: dict[str,
     rgb = kind == "rgb"
     spatial_ndim = data.ndim - (1 if rgb else 0)
     kwargs: dict[str, Any] = {"name": name, "rgb": rgb}
-    px = meta.get("pixel_size_um")
-    if px:
+    px = _positive_float(meta.get("pixel_size_um"))  # a file may say "abc", -0.3, inf...
+    if px is not None:
         kwargs["scale"] = (1.0,) * (spatial_ndim - 2) + (float(px), float(px))
         kwargs["units"] = ("pixel",) * (spatial_ndim - 2) + (MICRON, MICRON)
     if kind in ("phase", "ground_truth"):

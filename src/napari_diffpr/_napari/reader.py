@@ -1,5 +1,8 @@
 """npe2 reader: TIFF/OME-TIFF, NPY/NPZ and qpformat HDF5 via napari_diffpr.io (no torch).
 
+Claims only files it understands (see :func:`napari_get_reader`); reading raises only
+InputError / ResourceError / FileNotFoundError with a message naming the file.
+
 An NPZ with ``data`` and ``bg_data`` opens as a hologram and a background layer (and ``phase``
 as a ground-truth layer); pixel sizes become the layers' scale in µm."""
 from __future__ import annotations
@@ -29,9 +32,12 @@ def read_layers(path) -> list[tuple]:
 
 
 def napari_get_reader(path):
-    """Return :func:`read_layers` when every path has a suffix we read, else None (napari then
-    asks the next plugin)."""
+    """Return :func:`read_layers` only when every path is a file this plugin really understands
+    (a TIFF or NPZ carrying napari-diffpr's record, an NPZ with the key ``data``, qpformat
+    HDF5), checked cheaply from headers; else None, so napari opens ordinary TIFF/NPY files
+    with its own reader without asking which plugin to use (napari/napari#4389). Every file
+    format stays readable with ``viewer.open(path, plugin="napari-diffpr")``."""
     paths = [path] if isinstance(path, (str, Path)) else list(path)
-    if not paths or not all(io.supported(p) for p in paths):
+    if not paths or not all(io.supported(p) and io.recognised(p) for p in paths):
         return None
     return read_layers
