@@ -27,7 +27,8 @@ def test_learned_methods_are_registered_with_their_specs():
         t = m.param("t_corrupt")
         assert (t.kind, t.minimum, t.maximum, t.widget, t.refine_only) == ("int", 0, 999, "slider", True)
         assert m.param("sampler").choices == ("pc", "ddim", "dpm++")
-        assert set(m.refine_only_params) == {"t_corrupt", "sampler", "steps", "seed", "pc_snr"}
+        extra = {"guidance", "samples"} if name == "diffpr" else set()   # measurement: holograms only
+        assert set(m.refine_only_params) == {"t_corrupt", "sampler", "steps", "seed", "pc_snr"} | extra
         assert not m.param("device").refine_only
     assert {p.name for p in found["reduced-unet"].params} == {"device"}
 

@@ -9,6 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import torch.nn.functional as F  # noqa: E402
+
 from napari_diffpr.errors import ParameterError  # noqa: E402
 from napari_diffpr.models import inputs  # noqa: E402
 from napari_diffpr.models.pipeline import CACHE_KEY, DiffPRPipeline, upsample  # noqa: E402
@@ -250,3 +252,93 @@ def test_metadata_warns_above_the_priors_training_range():
     (_, low), _ = drain(p.run(rgb_frame(), t_corrupt=200, steps=1))
     (_, high), _ = drain(p.run(rgb_frame(), t_corrupt=400, steps=1))
     assert "warning" not in low and "t < 300" in high["warning"]
+
+
+# --- physics-anchored stage 1, guidance, samples (issue 7) ------------------------------------
+ANCHORED_CFG = {"phase_scale_rad": 3.0, "phase_offset_rad": 0.0, "input": inputs.HOLOGRAM_INPUT_UNWRAPPED}
+
+
+def noisy_hologram(noise, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:H, :W]
+    phase = 1.5 * np.exp(-((y - 20) ** 2 + (x - 26) ** 2) / 60.0)
+    holo = 1 + 0.8 * np.cos(2 * np.pi * (0.22 * x + 0.13 * y) + phase) + noise * rng.standard_normal((H, W))
+    return holo.astype(np.float32), phase
+
+
+def anchored_pipe(prior=None):
+    torch.manual_seed(0)
+    pred = ReducedUNet(4, 1, base_channels=4, residual_channel=3).eval()
+    return DiffPRPipeline(pred, ANCHORED_CFG, modality="hologram", prior=prior or tiny_prior(),
+                          prior_config=PRIOR_CFG, names=("anchored", "tiny-prior"))
+
+
+def test_untrained_anchored_stage1_is_the_pooled_unwrapped_fourier_phase():
+    holo, phase = noisy_hologram(0.01)
+    s1, _ = anchored_pipe().stage1(holo)
+    m = s1.measurement
+    assert set(m) >= {"field", "unwrapped", "radius", "phase_noise"} and m["unwrapped"].shape == (1, H, W)
+    x, _ = inputs.prepare_input(holo, "hologram", None, ANCHORED_CFG)
+    torch.testing.assert_close(s1.phase_rad, inputs.network_to_phase(F.avg_pool2d(x[:, 3:4], 4), ANCHORED_CFG))
+    # and that phase is right in radians: the bump's peak within 10 %
+    assert abs(float(m["unwrapped"][0, 20, 26]) - 1.5) < 0.15
+
+
+def test_input_representation_mismatch_is_a_clear_error():
+    holo, _ = noisy_hologram(0.01)
+    old = DiffPRPipeline(ReducedUNet(3, 1, base_channels=4).eval(),
+                         {**ANCHORED_CFG, "model_kwargs": {"in_channels": 3}}, modality="hologram")
+    with pytest.raises(Exception, match="mismatch"):
+        old.stage1(holo)
+    with pytest.raises(Exception, match="does not know"):
+        inputs.prepare_input(holo, "hologram", None, {"input": "raw fringes"})
+
+
+def test_guidance_zero_is_the_unguided_algorithm_and_seeds_are_reproducible():
+    holo, _ = noisy_hologram(0.05)
+    pipe = anchored_pipe()
+    base = drain(pipe.run(holo, t_corrupt=50, steps=3, seed=4))[0][0]
+    zero = drain(pipe.run(holo, t_corrupt=50, steps=3, seed=4, guidance=0.0))[0][0]
+    np.testing.assert_array_equal(base, zero)
+    a = drain(pipe.run(holo, t_corrupt=50, steps=3, seed=4, guidance=2.0, samples=3))[0]
+    b = drain(pipe.run(holo, t_corrupt=50, steps=3, seed=4, guidance=2.0, samples=3))[0]
+    c = drain(pipe.run(holo, t_corrupt=50, steps=3, seed=5, guidance=2.0, samples=3))[0]
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.array_equal(a[0], c[0]) and not np.array_equal(a[0], base)
+    assert a[1]["guidance"] == 2.0 and a[1]["samples"] == 3 and a[1]["network_evaluations"] == 9
+
+
+def test_samples_std_is_finite_and_shrinks_where_the_measurement_is_strong():
+    """Exact Gaussian prior (i.i.d. pixels, std 0.3 network units): the samples' spread inside
+    the demodulation band shrinks when the measurement is clean and guided, stays where the
+    measurement is noisy, and the spread outside the band (where only the prior speaks) does
+    not change."""
+    pipe = anchored_pipe(prior=GaussianPrior(0.0, s=0.3))
+
+    def spread(noise, guidance):
+        holo, _ = noisy_hologram(noise)
+        extras = {}
+        phase, meta = drain(pipe.run(holo, t_corrupt=300, steps=5, seed=1, samples=6, guidance=guidance,
+                                     extras=extras))[0]
+        u = extras["uncertainty"]
+        assert u.shape == phase.shape == (H, W) and u.dtype == np.float32 and np.isfinite(u).all() and u.mean() > 0
+        assert extras["residual"].shape == (H, W) and np.isfinite(extras["residual"]).all()
+        dev = torch.from_numpy(extras["samples"] - phase[None])
+        band = inputs.band_filter((H, W), meta["guidance_band_cycles_per_px"]) > 0.5 if guidance else \
+            inputs.band_filter((H, W), float(pipe.stage1(holo)[0].measurement["radius"][0])) > 0.5
+        power = torch.fft.fft2(dev).abs().pow(2).mean(dim=0)
+        return float(power[band].mean()), float(power[~band].mean()), float(u.mean())
+
+    free_in, free_out, free_std = spread(0.01, 0.0)
+    strong_in, strong_out, strong_std = spread(0.01, 10.0)
+    weak_in, _, _ = spread(1.0, 10.0)
+    # measured: in-band power 550 -> 39 (clean, guided) vs 229 (noisy, guided); out 586 -> 580
+    assert strong_in < 0.1 * free_in                   # a clean measurement pins the in-band content
+    assert strong_in < 0.25 * weak_in                  # a noisy one pins it far less
+    assert abs(strong_out / free_out - 1) < 0.05       # outside the band the prior alone decides
+    assert strong_std < free_std                       # so the per-pixel std shrinks overall
+
+
+def test_rgb_pipeline_ignores_guidance_with_a_note(pipe):
+    phase, meta = drain(pipe.run(rgb_frame(), t_corrupt=20, steps=2, guidance=1.0))[0]
+    assert "guidance_note" in meta and phase.shape == (H, W)

@@ -4,6 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from napari_diffpr.models.inputs import HOLOGRAM_INPUT_UNWRAPPED  # noqa: E402
 from napari_diffpr.training import data  # noqa: E402
 from napari_diffpr.training.cli import main  # noqa: E402
 from napari_diffpr.training.loop import TrainConfig, Trainer  # noqa: E402
@@ -102,12 +103,28 @@ def test_cli_trains_exports_and_resumes(tmp_path, capsys):
             "--batch-size", "2", "--base-channels", "4", "--threads", "1", "--device", "cpu",
             "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--no-progress"]
     assert main(args) == 0
-    assert (tmp_path / "cache" / "pool-train-4x32.phase.pt").is_file()
+    # the hologram models are physics-anchored: wide data, 4-channel input, residual on channel 3
+    assert (tmp_path / "cache" / "pool-train-4x32-wide.phase.pt").is_file()
+    assert (tmp_path / "cache" / "pool-train-4x32-wide.hologram-unwrapped.pt").is_file()
     model, cfg = load_weights(tmp_path / "run" / "reduced-unet-hologram.safetensors")
     assert cfg["architecture"] == "ReducedUNet" and cfg["output_scale"] == 4
+    assert cfg["input"] == HOLOGRAM_INPUT_UNWRAPPED and cfg["model_kwargs"]["residual_channel"] == 3
+    assert "held out" in cfg["training"]["data"]
     assert cfg["training"]["steps_done"] == 2 and "napari-diffpr train" in cfg["training"]["command"]
-    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 1, 8, 8)
+    assert model(torch.zeros(1, 4, 32, 32)).shape == (1, 1, 8, 8)
     assert main(args[:2] + ["3"] + args[3:] + ["--resume"]) == 0
     assert "resumed reduced-unet-hologram at step 2" in capsys.readouterr().err
     _, cfg = load_weights(tmp_path / "run" / "reduced-unet-hologram.safetensors")
     assert cfg["training"]["steps_done"] == 3
+
+
+def test_wide_pool_holds_out_a_family_and_a_carrier_regime_and_feeds_the_unwrapped_phase():
+    assert data.HELD_OUT["kind"] not in data.WIDE["kinds"] and "mixed" not in data.WIDE["kinds"]
+    assert data.HELD_OUT["carrier"][0] >= data.WIDE["carrier"][1]
+    cfg = {"input": HOLOGRAM_INPUT_UNWRAPPED, "phase_scale_rad": 3.0}
+    pool = data.load_pool("train", 4, 64, "hologram", cache_dir=None, config=cfg, variant="wide")
+    assert pool["input"].shape == (4, 4, 64, 64)
+    # channel 3 is the unwrapped Fourier phase in network units: close to the phantom's where
+    # the noise and the band allow (correlation over the first half, demodulated with background)
+    x, y = pool["input"][:2, 3].flatten(), (pool["phase"][:2, 0] / 3.0).flatten()
+    assert torch.corrcoef(torch.stack([x, y]))[0, 1] > 0.6

@@ -27,16 +27,25 @@ class Progress:
 class Result:
     """A reconstruction: ``phase`` in radians (float32, input's H x W, or N x H x W for a
     stack), ``amplitude`` where the method knows it, and ``metadata``: the full record of
-    how it was made (method, every parameter, seed, device, timings, package version)."""
+    how it was made (method, every parameter, seed, device, timings, package version).
+
+    Optional per-pixel maps of the learned hologram methods, each float32 with the phase's
+    shape, in radians: ``uncertainty`` the standard deviation of ``samples`` > 1 posterior
+    samples (DiffPR), ``residual`` the measured hologram band minus the band re-synthesised
+    from the result (its phase difference, wrapped to (-pi, pi])."""
 
     phase: np.ndarray
     amplitude: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    uncertainty: np.ndarray | None = None
+    residual: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.phase = np.asarray(self.phase, dtype=np.float32)
-        if self.amplitude is not None:
-            self.amplitude = np.asarray(self.amplitude, dtype=np.float32)
+        for name in ("amplitude", "uncertainty", "residual"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, np.asarray(value, dtype=np.float32))
 
     def __repr__(self) -> str:
         return (f"Result(method={self.metadata.get('method')!r}, phase={self.phase.shape} "

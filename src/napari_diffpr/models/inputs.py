@@ -39,7 +39,13 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "size_multiple": 16,
 }
 HOLOGRAM_INPUT = "demodulated: cos(phase), sin(phase), centred log amplitude"
+# Physics-anchored input (issue 7): the three channels above plus the unwrapped Fourier phase in
+# the predictor's network units. Networks trained on it add a learned correction to that channel
+# (``residual_channel`` 3 in their model kwargs), so the phase scale comes from the physics.
+HOLOGRAM_INPUT_UNWRAPPED = ("demodulated+unwrapped: cos(phase), sin(phase), centred log amplitude, "
+                            "unwrapped phase in network units")
 RGB_INPUT = "rgb: (I_c / mean(I_c) - 1) / rgb_contrast"
+INPUT_CHANNELS = {HOLOGRAM_INPUT: 3, HOLOGRAM_INPUT_UNWRAPPED: 4, RGB_INPUT: 3}
 
 
 def _cfg(config: dict | None, key: str):
@@ -142,7 +148,7 @@ def _remove_tilt_and_offset(u: torch.Tensor) -> torch.Tensor:
 
 
 def demodulate(holograms: torch.Tensor, backgrounds: torch.Tensor | None = None,
-               config: dict | None = None) -> torch.Tensor:
+               config: dict | None = None, details: dict | None = None) -> torch.Tensor:
     """Complex object field (B, H, W) from holograms (B, H, W) or (B, 1, H, W), background
     holograms of the same shape optional (their field divides the object's: aberrations and
     reference tilt cancel). The sign is chosen so that cells (the minority of pixels, positive
@@ -155,15 +161,23 @@ def demodulate(holograms: torch.Tensor, backgrounds: torch.Tensor | None = None,
     carrier = _carrier(spec, _cfg(config, "min_carrier"))
     fraction = _cfg(config, "filter_fraction")
     u = _sideband(holo, carrier, fraction)
+    if details is not None:
+        # white phase-noise variance per pixel of this field (before the band filter)
+        noise = _phase_noise(spec, carrier, u)
     if backgrounds is not None:
         bg = backgrounds.float()
         if bg.ndim == 4:
             bg = bg[:, 0]
         bg = bg / bg.mean(dim=(1, 2), keepdim=True).clamp_min(1e-12) - 1
         ub = _sideband(bg, carrier, fraction)
+        if details is not None:
+            noise = noise + _phase_noise(torch.fft.fft2(bg).abs(), carrier, ub)
         ub_abs = ub.abs()
         floor = 0.05 * ub_abs.mean(dim=(1, 2), keepdim=True)
         u = u * ub.conj() / (ub_abs.clamp_min(floor) ** 2)
+    if details is not None:
+        details.update(carrier=carrier, radius=fraction * torch.linalg.vector_norm(carrier, dim=1),
+                       phase_noise=noise)
     u = _remove_tilt_and_offset(u)
     # cells positive: compact cells on a flat background give a positively skewed phase. Skew of
     # the phase relative to a Gaussian-smoothed field (sigma = max(16 px, 1/8 of the frame)),
@@ -173,6 +187,32 @@ def demodulate(holograms: torch.Tensor, backgrounds: torch.Tensor | None = None,
     hp = torch.angle(u * _gaussian_blur(u, sigma).conj()).reshape(u.shape[0], -1)
     skew = (hp - hp.mean(dim=1, keepdim=True)).pow(3).mean(dim=1)
     return torch.where((skew < 0)[:, None, None], u.conj(), u)
+
+
+def _phase_noise(spec_abs: torch.Tensor, carrier: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Per-pixel variance (rad^2) of the white phase noise of the demodulated field ``u``
+    (B, H, W) before its band filter, from the hologram's |FFT| (B, H, W): shot, read and
+    quantisation noise are white, so their level is the median power over the part of the
+    spectrum that holds no order (|k| >= 0.8 |c|, >= 0.45 |c| from both sidebands; the median
+    of an exponential variable is ln 2 times its mean). Complex noise of variance N/(HW) per
+    pixel on a field of amplitude s puts N / (2 s^2 HW) on its phase. NaN where no such region
+    exists."""
+    b, h, w = spec_abs.shape
+    fy = torch.fft.fftfreq(h, device=spec_abs.device)[None, :, None]
+    fx = torch.fft.fftfreq(w, device=spec_abs.device)[None, None, :]
+    cy, cx = carrier[:, 0, None, None], carrier[:, 1, None, None]
+    cn = torch.sqrt(cy ** 2 + cx ** 2)
+    rho = torch.sqrt(fy ** 2 + fx ** 2)
+    empty = ((rho >= 0.8 * cn) & (torch.sqrt((fy - cy) ** 2 + (fx - cx) ** 2) >= 0.45 * cn)
+             & (torch.sqrt((fy + cy) ** 2 + (fx + cx) ** 2) >= 0.45 * cn))
+    power = spec_abs.float() ** 2
+    out = []
+    for i in range(b):
+        vals = power[i][empty[i]]
+        out.append(vals.median() / math.log(2) if vals.numel() >= 16 else torch.tensor(float("nan")))
+    n0 = torch.stack(out).to(u.device)
+    s2 = (u.abs() ** 2).reshape(b, -1).median(dim=1).values.clamp_min(1e-20)
+    return n0 / (2 * s2 * h * w)
 
 
 def _gaussian_blur(u: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -186,13 +226,79 @@ def _gaussian_blur(u: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def hologram_features(holograms: torch.Tensor, backgrounds: torch.Tensor | None = None,
                       config: dict | None = None) -> torch.Tensor:
-    """Network input (B, 3, H, W): cos and sin of the demodulated wrapped phase and the centred,
-    clipped log amplitude."""
+    """Network input (B, C, H, W): cos and sin of the demodulated wrapped phase and the centred,
+    clipped log amplitude (and, for the unwrapped representation of ``config["input"]``, the
+    unwrapped phase in network units)."""
+    if input_representation(config) == HOLOGRAM_INPUT_UNWRAPPED:
+        return features_from_measurement(hologram_measurement(holograms, backgrounds, config), config)
     u = demodulate(holograms, backgrounds, config)
+    return features_from_measurement({"field": u}, None)
+
+
+def unwrap_field(u: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Unwrapped phase (B, H, W) radians of demodulated fields (B, H, W): the project's
+    reliability-guided unwrapper (retrieval.unwrap, on a grid subsampled to the band
+    ``radius`` (B,) cycles/px), then the 2 pi multiple nearest to the median removed, so the
+    background sits near 0 rad as in the wrapped phase."""
+    from ..retrieval.unwrap import unwrap
+
+    ph = torch.angle(u).detach().cpu().numpy()
+    out = []
+    for i in range(ph.shape[0]):
+        uw = unwrap(ph[i], "skimage", band_limit=float(radius[i]))
+        uw = uw - 2 * math.pi * round(float(np.median(uw)) / (2 * math.pi))
+        out.append(torch.from_numpy(np.ascontiguousarray(uw, dtype=np.float32)))
+    return torch.stack(out).to(u.device)
+
+
+def hologram_measurement(holograms: torch.Tensor, backgrounds: torch.Tensor | None = None,
+                         config: dict | None = None) -> dict[str, torch.Tensor]:
+    """The conventional reconstruction the learned methods stand on, from one demodulation:
+    ``field`` (B, H, W) complex, ``unwrapped`` (B, H, W) radians, ``carrier`` (B, 2), the band
+    ``radius`` (B,) cycles/px of the low-pass filter and ``phase_noise`` (B,) the estimated
+    per-pixel variance (rad^2) of the white phase noise before that filter."""
+    details: dict = {}
+    u = demodulate(holograms, backgrounds, config, details=details)
+    details["field"] = u
+    details["unwrapped"] = unwrap_field(u, details["radius"])
+    return details
+
+
+def band_filter(shape: tuple[int, int], radius: float, device="cpu") -> torch.Tensor:
+    """The demodulation's smooth disk (H, W) on an FFT grid of ``shape``: 1 inside 0.8 x
+    ``radius`` cycles/px, a cosine roll-off to 0 at ``radius``."""
+    h, w = shape
+    fy = torch.fft.fftfreq(h, device=device)[:, None]
+    fx = torch.fft.fftfreq(w, device=device)[None, :]
+    rho = torch.sqrt(fy ** 2 + fx ** 2)
+    edge = ((rho - 0.8 * radius) / (0.2 * radius)).clamp(0, 1)
+    return 0.5 * (1 + torch.cos(math.pi * edge))
+
+
+def features_from_measurement(m: dict, config: dict | None = None) -> torch.Tensor:
+    """Network input for the configured hologram representation from ``hologram_measurement``."""
+    u = m["field"]
     ph = torch.angle(u)
     loga = torch.log(u.abs().clamp_min(1e-6))
     loga = (loga - loga.reshape(loga.shape[0], -1).median(dim=1).values[:, None, None]).clamp(-3, 3)
-    return torch.stack([torch.cos(ph), torch.sin(ph), loga], dim=1)
+    chans = [torch.cos(ph), torch.sin(ph), loga]
+    if input_representation(config) == HOLOGRAM_INPUT_UNWRAPPED:
+        chans.append(phase_to_network(m["unwrapped"], config))
+    return torch.stack(chans, dim=1)
+
+
+def input_representation(config: dict | None, modality: str = "hologram") -> str:
+    """The input representation a weight config asks for (old configs without ``input``: the
+    3-channel one); an unknown one is an error that names what is known."""
+    rep = (config or {}).get("input", HOLOGRAM_INPUT if modality == "hologram" else RGB_INPUT)
+    if rep not in INPUT_CHANNELS:
+        raise RetrievalError(f"the weights ask for the input representation {rep!r}, which this version of "
+                             f"napari-diffpr does not know; known: {', '.join(map(repr, INPUT_CHANNELS))}")
+    kwargs = (config or {}).get("model_kwargs", {})
+    if "in_channels" in kwargs and kwargs["in_channels"] != INPUT_CHANNELS[rep]:
+        raise RetrievalError(f"weight config mismatch: input representation {rep!r} has {INPUT_CHANNELS[rep]} "
+                             f"channels but the network takes in_channels={kwargs['in_channels']}")
+    return rep
 
 
 # ----------------------------------------------------------------------------- RGB
@@ -226,10 +332,11 @@ def crop_output(t, crop: dict, scale: int = 1):
 
 
 def prepare_input(frame: np.ndarray, modality: str, background: np.ndarray | None = None,
-                  config: dict | None = None) -> tuple[torch.Tensor, dict]:
-    """One validated frame -> network input (1, 3, H', W') float32 on the CPU, padded to
+                  config: dict | None = None, measurement: dict | None = None) -> tuple[torch.Tensor, dict]:
+    """One validated frame -> network input (1, C, H', W') float32 on the CPU, padded to
     multiples of 16, and the crop info for ``crop_output``. ``frame`` is a hologram (H, W) or an
-    RGB image (H, W, 3); it is not modified."""
+    RGB image (H, W, 3); it is not modified. For holograms, ``measurement`` (a dict) receives
+    ``hologram_measurement``'s entries (unpadded)."""
     arr = np.asarray(frame, dtype=np.float32)
     if modality == "hologram":
         if arr.ndim != 2:
@@ -241,8 +348,14 @@ def prepare_input(frame: np.ndarray, modality: str, background: np.ndarray | Non
                 raise InputError(f"the background hologram has shape {bga.shape}, "
                                  f"the hologram {arr.shape}; they must match")
             bg = torch.from_numpy(bga.copy())[None]
+        rep = input_representation(config, "hologram")
+        if rep == RGB_INPUT:
+            raise RetrievalError("these weights were trained on RGB images, not holograms")
         with torch.no_grad():
-            x = hologram_features(torch.from_numpy(arr.copy())[None], bg, config)
+            m = hologram_measurement(torch.from_numpy(arr.copy())[None], bg, config)
+            x = features_from_measurement(m, config)
+        if measurement is not None:
+            measurement.update(m)
         if not torch.isfinite(x).all():
             raise RetrievalError("demodulating the hologram gave non-finite values: is it a hologram "
                                  "with visible fringes?")
@@ -251,6 +364,8 @@ def prepare_input(frame: np.ndarray, modality: str, background: np.ndarray | Non
             raise InputError(f"an RGB image must be H x W x 3; got shape {arr.shape}")
         if background is not None:
             raise InputError("RGB images take no background")
+        if (config or {}).get("input", RGB_INPUT) != RGB_INPUT:
+            raise RetrievalError(f"these weights expect the input {config.get('input')!r}, not an RGB image")
         x = rgb_features(torch.from_numpy(arr.copy())[None], config)
     else:
         raise InputError(f"modality must be 'hologram' or 'rgb'; got {modality!r}")

@@ -42,6 +42,20 @@ DIFFPR_PARAMS = (
     DEVICE,
 )
 
+GUIDANCE_DEFAULT = 1.0
+HOLOGRAM_DIFFPR_PARAMS = DIFFPR_PARAMS[:-1] + (
+    Param("guidance", "float", GUIDANCE_DEFAULT, minimum=0.0, maximum=1000.0, refine_only=True,
+          help="Measurement consistency: at every reverse step the estimate's spectrum inside the "
+               "demodulation band is pulled toward the measured phase, by a Wiener weight from the "
+               "estimated noise of the hologram (x guidance). 0 = the paper's unguided DiffPR; "
+               "larger values trust the measurement more. See docs/samplers.md."),
+    Param("samples", "int", 1, minimum=1, maximum=64, refine_only=True,
+          help="Posterior samples drawn in one batch (different corruption noise); the result is "
+               "their mean and, for more than 1, the per-pixel standard deviation is returned as "
+               "the uncertainty map. Costs N times the refinement."),
+    DEVICE,
+)
+
 
 def _make_run(modality: str, predictor: str, refine: bool):
     def run(data, *, background=None, cache=None, device: str = "auto",
@@ -50,11 +64,14 @@ def _make_run(modality: str, predictor: str, refine: bool):
 
         t_corrupt = int(params.get("t_corrupt", 0)) if refine else 0
         pipe = load_pipeline(modality, predictor, device, with_prior=t_corrupt > 0)
-        kwargs = {k: params[k] for k in ("sampler", "steps", "seed", "pc_snr") if k in params}
+        kwargs = {k: params[k] for k in ("sampler", "steps", "seed", "pc_snr", "guidance", "samples")
+                  if k in params}
+        extras: dict = {}
         phase, meta = yield from pipe.run(data, background if modality == "hologram" else None,
-                                          t_corrupt=t_corrupt, cache=cache, **kwargs)
+                                          t_corrupt=t_corrupt, cache=cache, extras=extras, **kwargs)
         meta["units"] = "rad"
-        return Result(phase=phase, metadata=meta)
+        return Result(phase=phase, metadata=meta, uncertainty=extras.get("uncertainty"),
+                      residual=extras.get("residual"))
 
     run.__name__ = f"run_{predictor.replace('-', '_')}{'_diffpr' if refine else ''}_{modality}"
     return run
@@ -88,7 +105,7 @@ def _register_all() -> None:
                         "noised to t_corrupt and refined by an unconditional diffusion prior that "
                         "restores fine detail. Changing only t_corrupt, sampler, steps or seed "
                         "reuses the stage-1 prediction.",
-            params=DIFFPR_PARAMS, run=_make_run(modality, "reduced-unet", True),
+            params=HOLOGRAM_DIFFPR_PARAMS if bg else DIFFPR_PARAMS, run=_make_run(modality, "reduced-unet", True),
             uses_background=bg, uses_torch=True, tags=("deep learning", "diffusion")), replace=True)
 
 

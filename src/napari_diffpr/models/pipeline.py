@@ -22,6 +22,7 @@ Importing this module imports torch; the registry imports it lazily.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Generator
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 from ..errors import ParameterError
 from ..result import Progress
 from . import inputs
-from .samplers import SAMPLERS, get_sampler, network_evaluations
+from .samplers import SAMPLERS, get_sampler, network_evaluations, wiener_guide
 from .schedule import VPSchedule
 
 CACHE_KEY = "diffpr.stage1"
@@ -51,6 +52,7 @@ class Stage1:
     scale: int
     seconds: float
     key: tuple = field(default=())
+    measurement: dict | None = None   # holograms: hologram_measurement's entries (unpadded, CPU)
 
 
 def fingerprint(frame: np.ndarray, background: np.ndarray | None) -> str:
@@ -125,7 +127,8 @@ class DiffPRPipeline:
             if isinstance(hit, Stage1) and hit.key == key:
                 return hit, True
         t0 = time.perf_counter()
-        x, crop = inputs.prepare_input(frame, self.modality, background, self.predictor_config)
+        meas: dict | None = {} if self.modality == "hologram" else None
+        x, crop = inputs.prepare_input(frame, self.modality, background, self.predictor_config, measurement=meas)
         with torch.inference_mode():
             pred = self.predictor(x.to(self.device))
             if pred.ndim != 4 or pred.shape[:2] != (1, 1):
@@ -137,7 +140,7 @@ class DiffPRPipeline:
             phase = inputs.network_to_phase(pred.float(), self.predictor_config)
             up = upsample(phase, scale)
         result = Stage1(phase_rad=phase, upsampled_rad=up, crop=crop, scale=scale,
-                        seconds=time.perf_counter() - t0, key=key)
+                        seconds=time.perf_counter() - t0, key=key, measurement=meas or None)
         if cache is not None:
             cache[CACHE_KEY] = result
         return result, False
@@ -145,10 +148,18 @@ class DiffPRPipeline:
     # --- the whole algorithm ------------------------------------------------------------------
     def run(self, frame: np.ndarray, background: np.ndarray | None = None, *, t_corrupt: int = 0,
             sampler: str = "dpm++", steps: int = 10, seed: int = 0, cache: dict | None = None,
-            pc_snr: float = 0.16) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
+            pc_snr: float = 0.16, guidance: float = 0.0, samples: int = 1, extras: dict | None = None
+            ) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
         """Yield Progress events (each with a radian preview of the full H x W); return
         (phase in radians, float32 H x W; a metadata dict). ``pc_snr`` is the pc sampler's
-        Langevin corrector signal-to-noise ratio (ignored by the other samplers)."""
+        Langevin corrector signal-to-noise ratio (ignored by the other samplers).
+
+        ``guidance`` (holograms, >= 0): weight of the measurement-consistency step applied to
+        every x0 estimate (samplers.wiener_guide); 0 is the paper's unguided Algorithm 1.
+        ``samples``: N posterior samples in one batch (independent corruption noise); the
+        result is their mean. ``extras`` (a dict) receives ``uncertainty`` (the per-pixel std of
+        the samples, H x W radians, and ``samples`` N x H x W, when samples > 1) and, for holograms, ``residual``
+        (H x W radians: measured band phase minus the band re-synthesised from the result)."""
         if sampler not in SAMPLERS:
             raise ParameterError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
         if int(t_corrupt) != t_corrupt or not 0 <= t_corrupt <= self.schedule.t_max:
@@ -158,7 +169,11 @@ class DiffPRPipeline:
             raise ParameterError("t_corrupt > 0 needs a diffusion prior; this pipeline has none")
         if int(steps) != steps or steps < 1:
             raise ParameterError(f"steps must be a whole number >= 1; got {steps!r}")
-        t_corrupt, steps = int(t_corrupt), int(steps)
+        if isinstance(samples, bool) or int(samples) != samples or not 1 <= samples <= 64:
+            raise ParameterError(f"samples must be a whole number 1..64; got {samples!r}")
+        if not (isinstance(guidance, (int, float)) and math.isfinite(guidance) and guidance >= 0):
+            raise ParameterError(f"guidance must be a number >= 0; got {guidance!r}")
+        t_corrupt, steps, samples, guidance = int(t_corrupt), int(steps), int(samples), float(guidance)
 
         s1, cached = self.stage1(frame, background, cache)
         stage1_preview = _to_numpy(s1.upsampled_rad, s1.crop)
@@ -175,14 +190,20 @@ class DiffPRPipeline:
         }
         if s1.scale > 1:
             meta["upsampling"] = UPSAMPLING
+        if s1.measurement is not None:
+            meta["phase_noise_rad2"] = float(s1.measurement["phase_noise"][0])
         if t_corrupt == 0:
             meta["refinement"] = "none (t_corrupt = 0)"
+            if extras is not None and s1.measurement is not None:
+                extras["residual"] = band_residual(stage1_preview, s1.measurement)
             return stage1_preview.copy(), meta  # the preview went out already; don't share it
 
         t0 = time.perf_counter()
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         x0 = inputs.phase_to_network(s1.upsampled_rad, self.prior_config)
         x0, (h, w) = _pad_to(x0, getattr(self.prior, "size_multiple", 1))
+        if samples > 1:
+            x0 = x0.expand(samples, *x0.shape[1:]).contiguous()
         noise = torch.randn(x0.shape, generator=gen, dtype=x0.dtype).to(self.device)
         x_t = self.schedule.add_noise(x0, torch.tensor([float(t_corrupt)], device=self.device), noise)
 
@@ -190,6 +211,13 @@ class DiffPRPipeline:
             return inputs.network_to_phase(x[..., :h, :w], self.prior_config)
 
         options = {"snr": float(pc_snr)} if sampler == "pc" else {}
+        guide = None
+        if guidance > 0 and s1.measurement is not None:
+            guide, gmeta = self._guide(s1, x0.shape[-2:], guidance)
+            meta.update(gmeta)
+            options["guide"] = guide
+        elif guidance > 0:
+            meta["guidance_note"] = "no measurement to guide by (RGB input): unguided"
         walk = get_sampler(sampler)(self.prior, self.schedule, x_t, t_corrupt, steps, generator=gen, **options)
         stage = f"refinement: {sampler}, t_corrupt={t_corrupt}"
         try:
@@ -200,10 +228,17 @@ class DiffPRPipeline:
                     x_final = stop.value
                     break
                 yield Progress(stage=stage, step=step, total=total,
-                               preview=_to_numpy(to_rad(x0_hat), s1.crop))
+                               preview=_to_numpy(to_rad(x0_hat.mean(dim=0, keepdim=True)), s1.crop))
         finally:
             walk.close()  # a cancelled run stops the sampler at once
-        phase = _to_numpy(to_rad(x_final), s1.crop)
+        final_rad = to_rad(x_final)
+        phase = _to_numpy(final_rad.mean(dim=0, keepdim=True), s1.crop)
+        if extras is not None:
+            if samples > 1:
+                extras["uncertainty"] = _to_numpy(final_rad.std(dim=0, keepdim=True), s1.crop)
+                extras["samples"] = np.stack([_to_numpy(final_rad[i:i + 1], s1.crop) for i in range(samples)])
+            if s1.measurement is not None:
+                extras["residual"] = band_residual(phase, s1.measurement)
         alpha, sigma, _ = self.schedule.coefficients(t_corrupt)
         meta.update({
             "prior": self.names[1],
@@ -214,7 +249,9 @@ class DiffPRPipeline:
             "sampler": sampler,
             **({"pc_snr": float(pc_snr)} if sampler == "pc" else {}),
             "steps": steps,
-            "network_evaluations": network_evaluations(sampler, steps, snr=float(pc_snr)),
+            "guidance": guidance,
+            "samples": samples,
+            "network_evaluations": samples * network_evaluations(sampler, steps, snr=float(pc_snr)),
             "seed": int(seed),
             "refine_seconds": time.perf_counter() - t0,
             "schedule": self.schedule.config(),
@@ -224,6 +261,39 @@ class DiffPRPipeline:
             meta["warning"] = (f"t_corrupt={t_corrupt} lies above the levels the prior was mostly trained on "
                                f"(t < {trained_to}); expect less reliable detail")
         return phase, meta
+
+
+    def _guide(self, s1: Stage1, shape, guidance: float):
+        """The measurement-consistency step for this hologram on the prior's padded grid: the
+        measured wrapped phase, unwrapped against the stage-1 estimate (so the networks'
+        unwrapping repairs carry over), in the prior's units; the demodulation's band; the
+        estimated white phase-noise variance."""
+        m = s1.measurement
+        wrapped = torch.angle(m["field"])[None].float()                        # (1, 1, H, W)
+        wrapped, _ = inputs.pad_to_multiple(wrapped, inputs._cfg(self.predictor_config, "size_multiple"))
+        wrapped, _ = _pad_to(wrapped, getattr(self.prior, "size_multiple", 1))
+        up = s1.upsampled_rad.to("cpu", torch.float32)
+        up, _ = _pad_to(up, getattr(self.prior, "size_multiple", 1))
+        y_rad = wrapped + 2 * math.pi * torch.round((up - wrapped) / (2 * math.pi))
+        y = inputs.phase_to_network(y_rad, self.prior_config).to(self.device)
+        radius = float(m["radius"][0])
+        band = inputs.band_filter(tuple(shape), radius, self.device)
+        scale = inputs._cfg(self.prior_config, "phase_scale_rad")
+        noise = float(m["phase_noise"][0])
+        guide = wiener_guide(y, band, noise / scale ** 2, guidance)
+        return guide, {"guidance_band_cycles_per_px": radius, "guidance_measurement": "wrapped Fourier phase "
+                       "unwrapped against the stage-1 estimate"}
+
+
+def band_residual(phase: np.ndarray, measurement: dict) -> np.ndarray:
+    """Measured band minus the band re-synthesised from ``phase`` (H x W radians): the phase of
+    field x conj(band-limited exp(i phase)), wrapped to (-pi, pi]. Near 0 where the result
+    explains the measurement; the noise level where it only differs by noise."""
+    u = measurement["field"][0].to("cpu")
+    ph = torch.from_numpy(np.asarray(phase, dtype=np.float32))
+    band = inputs.band_filter(tuple(ph.shape), float(measurement["radius"][0]))
+    synth = torch.fft.ifft2(torch.fft.fft2(inputs._phasor(ph)) * band)
+    return torch.angle(u * synth.conj()).numpy().astype(np.float32)
 
 
 def load_pipeline(modality: str, predictor: str, device: str = "auto", with_prior: bool = True

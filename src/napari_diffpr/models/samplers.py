@@ -23,6 +23,11 @@ seed gives the same draws on CPU and GPU.
 
 All sampler arithmetic runs under torch.inference_mode, one step at a time, so the grad mode
 is never left switched while the caller holds the generator.
+
+Guidance (``guide``): every sampler accepts ``guide(x0, alpha, sigma) -> x0'``, applied to each
+Tweedie estimate before it is used; the step then continues from x0' with the noise direction
+recomputed as eps' = (x - alpha x0') / sigma (DDIM / pc), or with x0' as the data prediction
+(DPM-Solver++). ``guide=None`` runs the code of the unguided sampler unchanged.
 """
 from __future__ import annotations
 
@@ -34,6 +39,9 @@ import torch
 from .schedule import VPSchedule
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# guide(x0, alpha, sigma) -> x0': measurement consistency applied to each x0 estimate (None: the
+# unguided sampler, exactly as without the argument)
+GuideFn = Callable[[torch.Tensor, float, float], torch.Tensor]
 SamplerGen = Generator[tuple[int, int, torch.Tensor], None, torch.Tensor]
 
 SAMPLERS = ("pc", "ddim", "dpm++")
@@ -95,7 +103,7 @@ def _x0(x: torch.Tensor, eps: torch.Tensor, alpha: float, sigma: float) -> torch
 
 # --- DDIM (eta = 0) --------------------------------------------------------------------------
 def sample_ddim(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_start: int, steps: int,
-                generator: torch.Generator | None = None) -> SamplerGen:
+                generator: torch.Generator | None = None, guide: GuideFn | None = None) -> SamplerGen:
     """Deterministic DDIM (eta = 0) on a grid uniform in t; ``generator`` is unused (kept for a
     common signature). Returns x_0."""
     t_start, steps = _check(schedule, x_start, t_start, steps)
@@ -107,6 +115,9 @@ def sample_ddim(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_st
         with torch.inference_mode():
             eps = eps_fn(x, _t_vector(x, t))
             x0 = _x0(x, eps, a, s)
+            if guide is not None:
+                x0 = guide(x0, a, s)
+                eps = (x - a * x0) / s
             x = x0 if s_next == 0.0 else a_next * x0 + s_next * eps
         yield i + 1, steps, x0
     return x
@@ -114,7 +125,7 @@ def sample_ddim(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_st
 
 # --- DPM-Solver++(2M) ------------------------------------------------------------------------
 def sample_dpmpp_2m(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_start: int, steps: int,
-                    generator: torch.Generator | None = None) -> SamplerGen:
+                    generator: torch.Generator | None = None, guide: GuideFn | None = None) -> SamplerGen:
     """DPM-Solver++(2M) (Lu et al. 2022, data prediction, multistep second order) on a grid
     uniform in lambda = log(alpha / sigma). The first step is first order (no history yet), the
     last (to clean data, lambda = inf) too, as in DPM-Solver's ``lower_order_final``.
@@ -130,6 +141,8 @@ def sample_dpmpp_2m(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, 
         with torch.inference_mode():
             eps = eps_fn(x, _t_vector(x, t))
             x0 = _x0(x, eps, a, s)
+            if guide is not None:
+                x0 = guide(x0, a, s)
             if s_next == 0.0:
                 x = x0  # lambda -> inf: the first-order update is x0 itself
             else:
@@ -149,7 +162,7 @@ def sample_dpmpp_2m(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, 
 # --- predictor-corrector (score SDE) -----------------------------------------------------------
 def sample_pc(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_start: int, steps: int,
               generator: torch.Generator | None = None, snr: float = 0.16,
-              corrector_steps: int = 1) -> SamplerGen:
+              corrector_steps: int = 1, guide: GuideFn | None = None) -> SamplerGen:
     """The paper's sampler (Song et al. 2021): at each level one Langevin corrector step, then
     a reverse-diffusion predictor step to the next level; no noise on the final move to clean
     data (score SDE's ``denoise``). Grid uniform in t.
@@ -185,6 +198,9 @@ def sample_pc(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_star
                 x = x + step * score + torch.sqrt(2.0 * step) * z
             eps = eps_fn(x, tv)
             x0 = _x0(x, eps, a_t, s_t)
+            if guide is not None:
+                x0 = guide(x0, a_t, s_t)
+                eps = (x - a_t * x0) / s_t
             a = a_t / a_next
             b = 1.0 - a * a
             x_mean = (2.0 - a) * x - (b / s_t) * eps
@@ -194,6 +210,34 @@ def sample_pc(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_star
 
 
 _BY_NAME = {"pc": sample_pc, "ddim": sample_ddim, "dpm++": sample_dpmpp_2m}
+
+
+def wiener_guide(measurement: torch.Tensor, band: torch.Tensor, noise_var: float | torch.Tensor,
+                 guidance: float) -> GuideFn:
+    """Measurement-consistent x0 (a ΠGDM-style projection for a diagonal operator, one FFT
+    pair, no backprop): inside the band, each Fourier coefficient of x0 moves toward the
+    measurement's, by the Wiener weight of the two error variances,
+
+        X0' = X0 + band * r^2 / (r^2 + noise_var / guidance) * (Y - X0),
+        r^2 = sigma^2 / (alpha^2 + sigma^2)   (ΠGDM's error variance of the x0 estimate),
+
+    ``measurement`` (..., H, W) in the sampler's units (broadcast over the batch), ``band``
+    (H, W) in [0, 1] (0: the prior alone decides), ``noise_var`` the measurement's white noise
+    variance per pixel (same units), ``guidance`` > 0 scales the measurement's precision (1: as
+    estimated; larger: trust the measurement more)."""
+    if not guidance > 0:
+        raise ValueError(f"guidance must be > 0 for a guide (0 means no guide); got {guidance!r}")
+    y_hat = torch.fft.fft2(measurement)
+    nv = torch.as_tensor(noise_var, dtype=measurement.dtype, device=measurement.device)
+    nv = torch.nan_to_num(nv, nan=float("inf")).clamp_min(1e-12) / float(guidance)
+
+    def guide(x0: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
+        r2 = sigma * sigma / (alpha * alpha + sigma * sigma)
+        w = band * (r2 / (r2 + nv))
+        x_hat = torch.fft.fft2(x0)
+        return torch.fft.ifft2(x_hat + w * (y_hat - x_hat)).real.to(x0.dtype)
+
+    return guide
 
 
 def get_sampler(name: str):

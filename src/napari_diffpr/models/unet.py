@@ -63,6 +63,19 @@ class Up(nn.Module):
         return self.block(x)
 
 
+def _residual(head: nn.Conv2d, channel: int | None, in_channels: int) -> int | None:
+    """Residual learning on top of an input channel (the unwrapped Fourier phase): the output is
+    that channel (4x4-pooled for the reduced U-Net) plus the head's correction. The head starts
+    at zero, so an untrained network returns the physics estimate itself."""
+    if channel is None:
+        return None
+    if not 0 <= channel < in_channels:
+        raise ValueError(f"residual_channel {channel} is not one of the {in_channels} input channels")
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    return int(channel)
+
+
 def check_multiple_of_16(x: torch.Tensor) -> None:
     h, w = x.shape[-2:]
     if h % 16 or w % 16:
@@ -79,12 +92,15 @@ class VanillaUNet(nn.Module):
     """The canonical U-Net: ``depth`` stride-2 downsamplings, as many upsamplings, a skip at
     every level (including full resolution); output H x W with ``out_channels`` channels."""
 
-    def __init__(self, in_channels: int, out_channels: int = 1, base_channels: int = 32, depth: int = 4):
+    def __init__(self, in_channels: int, out_channels: int = 1, base_channels: int = 32, depth: int = 4,
+                 residual_channel: int | None = None):
         super().__init__()
         if depth < 1:
             raise ValueError("depth must be >= 1")
         self.init_kwargs = dict(in_channels=in_channels, out_channels=out_channels,
                                 base_channels=base_channels, depth=depth)
+        if residual_channel is not None:
+            self.init_kwargs["residual_channel"] = residual_channel
         w = _widths(base_channels, depth + 1)
         self.depth = depth
         self.stem = ConvBlock(in_channels, w[0])
@@ -92,6 +108,7 @@ class VanillaUNet(nn.Module):
         self.ups = nn.ModuleList(Up(w[i + 1], w[i], w[i]) for i in reversed(range(depth)))
         self.head = nn.Conv2d(w[0], out_channels, 1)
         self.output_scale = 1
+        self.residual_channel = _residual(self.head, residual_channel, in_channels)
 
     def forward(self, x):
         check_multiple_of_16(x)
@@ -101,7 +118,10 @@ class VanillaUNet(nn.Module):
         h = skips.pop()
         for up in self.ups:
             h = up(h, skips.pop())
-        return self.head(h)
+        out = self.head(h)
+        if self.residual_channel is not None:
+            out = out + x[:, self.residual_channel:self.residual_channel + 1]
+        return out
 
 
 class ReducedUNet(nn.Module):
@@ -110,10 +130,13 @@ class ReducedUNet(nn.Module):
     nothing high-frequency reaches the decoder. Output: H/4 x W/4 (trained against 4x4
     average-pooled targets)."""
 
-    def __init__(self, in_channels: int, out_channels: int = 1, base_channels: int = 32):
+    def __init__(self, in_channels: int, out_channels: int = 1, base_channels: int = 32,
+                 residual_channel: int | None = None):
         super().__init__()
         self.init_kwargs = dict(in_channels=in_channels, out_channels=out_channels,
                                 base_channels=base_channels)
+        if residual_channel is not None:
+            self.init_kwargs["residual_channel"] = residual_channel
         w = _widths(base_channels, 5)
         self.stem = ConvBlock(in_channels, w[0])
         self.downs = nn.ModuleList(Down(w[i], w[i + 1]) for i in range(4))
@@ -121,6 +144,7 @@ class ReducedUNet(nn.Module):
         self.up2 = Up(w[3], w[2], w[2])   # H/8 -> H/4, skip from H/4
         self.head = nn.Conv2d(w[2], out_channels, 1)
         self.output_scale = 4
+        self.residual_channel = _residual(self.head, residual_channel, in_channels)
 
     def forward(self, x):
         check_multiple_of_16(x)
@@ -131,7 +155,11 @@ class ReducedUNet(nn.Module):
             feats.append(h)          # H/2, H/4, H/8, H/16
         h = self.up1(feats[3], feats[2])
         h = self.up2(h, feats[1])
-        return self.head(h)
+        out = self.head(h)
+        if self.residual_channel is not None:
+            c = self.residual_channel
+            out = out + F.avg_pool2d(x[:, c:c + 1], 4)   # Down of the physics estimate
+        return out
 
 
 def count_parameters(model: nn.Module) -> int:

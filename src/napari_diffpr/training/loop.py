@@ -21,15 +21,19 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from ..models.inputs import DEFAULT_CONFIG, HOLOGRAM_INPUT, RGB_INPUT
+from ..models.inputs import DEFAULT_CONFIG, HOLOGRAM_INPUT, HOLOGRAM_INPUT_UNWRAPPED, RGB_INPUT
 from .data import batch_generator, load_pool, make_batch
 
 # name -> (task, architecture, default model kwargs, default training crop size)
 MODEL_SPECS: dict[str, tuple[str, str, dict, int]] = {
     "prior": ("prior", "DiffusionUNet",
               {"channels": 1, "base_channels": 16, "channel_mults": [1, 2, 4, 4], "num_res_blocks": 1}, 48),
-    "unet-hologram": ("hologram", "VanillaUNet", {"in_channels": 3, "out_channels": 1, "base_channels": 16, "depth": 4}, 64),
-    "reduced-unet-hologram": ("hologram", "ReducedUNet", {"in_channels": 3, "out_channels": 1, "base_channels": 16}, 64),
+    # holograms: physics-anchored (issue 7): the unwrapped Fourier phase is input channel 3 and
+    # the network learns a correction on top of it (residual_channel), on the "wide" data
+    "unet-hologram": ("hologram", "VanillaUNet", {"in_channels": 4, "out_channels": 1, "base_channels": 16, "depth": 4,
+                                                  "residual_channel": 3}, 64),
+    "reduced-unet-hologram": ("hologram", "ReducedUNet", {"in_channels": 4, "out_channels": 1, "base_channels": 16,
+                                                          "residual_channel": 3}, 64),
     "unet-rgb": ("rgb", "VanillaUNet", {"in_channels": 3, "out_channels": 1, "base_channels": 16, "depth": 4}, 64),
     "reduced-unet-rgb": ("rgb", "ReducedUNet", {"in_channels": 3, "out_channels": 1, "base_channels": 16}, 64),
 }
@@ -80,7 +84,7 @@ def weight_config(cfg: TrainConfig) -> dict[str, Any]:
     out = dict(DEFAULT_CONFIG)
     out.update({"name": cfg.model, "task": task, "architecture": arch, "model_kwargs": cfg.model_kwargs})
     if task == "hologram":
-        out["input"] = HOLOGRAM_INPUT
+        out["input"] = HOLOGRAM_INPUT_UNWRAPPED if cfg.model_kwargs.get("in_channels") == 4 else HOLOGRAM_INPUT
     elif task == "rgb":
         out["input"] = RGB_INPUT
     else:
@@ -181,6 +185,11 @@ class Trainer:
         self.opt.load_state_dict(state["opt"])
         self.step, self.elapsed, self.history = state["step"], state["elapsed"], state["history"]
 
+    @property
+    def data_variant(self) -> str:
+        """"wide" (training.data.WIDE) for the physics-anchored hologram models, else "default"."""
+        return "wide" if weight_config(self.cfg).get("input") == HOLOGRAM_INPUT_UNWRAPPED else "default"
+
     # ---------------------------------------------------------------- training
     def pool(self, split: str) -> dict:
         """The simulated phantom (and RGB) pool of ``split``, simulated or read from the cache."""
@@ -188,7 +197,8 @@ class Trainer:
             cfg = self.cfg
             n = cfg.pool_size if split == "train" else cfg.validation_size
             task = MODEL_SPECS[cfg.model][0]
-            self._pools[split] = load_pool(split, n, cfg.pool_image, task, cfg.cache_dir, self.device)
+            self._pools[split] = load_pool(split, n, cfg.pool_image, task, cfg.cache_dir, self.device,
+                                           config=weight_config(cfg), variant=self.data_variant)
         return self._pools[split]
 
     def train_step(self) -> float:
@@ -276,6 +286,9 @@ class Trainer:
         what = {"prior": "phase maps only",
                 "hologram": "each with one randomised hologram, half demodulated with their background",
                 "rgb": "each with one randomised RGB rendering"}[task]
+        if self.data_variant == "wide":
+            from .data import HELD_OUT, WIDE
+            what += (f"; wide randomisation {json.dumps(WIDE)}; held out of training: {json.dumps(HELD_OUT)}")
         return (f"napari_diffpr.optics.simulate: pool of {cfg.pool_size} phantoms of {cfg.pool_image}^2 "
                 f"(train seeds), {what}; random {cfg.size}^2 crops and flips/rotations")
 
