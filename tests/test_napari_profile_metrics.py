@@ -27,11 +27,9 @@ def viewer_with_phase(make_napari_viewer):
 
 
 def test_profile_matches_profile_line(qtbot, viewer_with_phase):
-    from napari_diffpr._napari.profile_widget import ProfileWidget
 
     viewer, img, noisy = viewer_with_phase
-    widget = ProfileWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Line profile")[1]
     # both phase layers are chosen by default
     assert set(widget._layers.value) == {"truth", "holo [fourier]"}
     # a line in world coordinates (µm): data = (world - translate) / scale
@@ -55,10 +53,9 @@ def test_profile_matches_profile_line(qtbot, viewer_with_phase):
 
 
 def test_profile_updates_when_the_line_moves(qtbot, viewer_with_phase):
-    from napari_diffpr._napari.profile_widget import ProfileWidget
 
     viewer, img, _ = viewer_with_phase
-    widget = ProfileWidget(viewer)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Line profile")[1]
     line = widget.add_line_layer()
     assert widget._shapes.value == line.name
     qtbot.waitUntil(lambda: len(widget.profiles) == 2, timeout=5_000)
@@ -72,10 +69,9 @@ def test_profile_updates_when_the_line_moves(qtbot, viewer_with_phase):
 
 def test_profile_csv_round_trip_and_png(tmp_path, viewer_with_phase):
     from napari_diffpr._napari.profile_sampling import read_profiles_csv
-    from napari_diffpr._napari.profile_widget import ProfileWidget
 
     viewer, _, _ = viewer_with_phase
-    widget = ProfileWidget(viewer)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Line profile")[1]
     widget.add_line_layer()
     written = widget.update_profiles()
     back = read_profiles_csv(widget.export_csv(tmp_path / "p.csv"))
@@ -100,12 +96,10 @@ def test_bad_profile_csv_is_refused(tmp_path):
 
 def test_metrics_equal_compare_and_overlay(qtbot, viewer_with_phase):
     from napari_diffpr import compare
-    from napari_diffpr._napari.metrics_widget import MetricsWidget
     from napari_diffpr._napari.overlay import text_overlay
 
     viewer, img, noisy = viewer_with_phase
-    widget = MetricsWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Metrics")[1]
     assert widget._reference.value == "truth"
     results = widget.compute()
     assert list(results) == ["holo [fourier]"]
@@ -127,11 +121,10 @@ def test_metrics_equal_compare_and_overlay(qtbot, viewer_with_phase):
 
 def test_docks_follow_a_result_layer_updated_in_place(qtbot, viewer_with_phase):
     from napari_diffpr import compare
-    from napari_diffpr._napari.metrics_widget import MetricsWidget
-    from napari_diffpr._napari.profile_widget import ProfileWidget
 
     viewer, img, _ = viewer_with_phase
-    metrics, profile = MetricsWidget(viewer), ProfileWidget(viewer)
+    metrics = viewer.window.add_plugin_dock_widget("napari-diffpr", "Metrics")[1]
+    profile = viewer.window.add_plugin_dock_widget("napari-diffpr", "Line profile")[1]
     profile.add_line_layer()
     metrics.compute()
     profile.update_profiles()

@@ -10,13 +10,10 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def dock(make_napari_viewer, hologram, stub_refine_method):
-    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
-
     viewer = make_napari_viewer()
     viewer.add_image(hologram, name="holo", scale=(0.25, 0.25), translate=(1.0, 2.0),
                      units=("µm", "µm"), axis_labels=("y", "x"), metadata={"pixel_size_um": 0.25})
-    widget = ReconstructWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Reconstruct")
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Reconstruct")[1]
     widget._method.value = "stub-refine"
     return viewer, widget, stub_refine_method
 
@@ -30,11 +27,9 @@ def _run(qtbot, widget):
 
 
 def test_float_fields_keep_physical_precision(make_napari_viewer, hologram, stub_refine_method):
-    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
-
     viewer = make_napari_viewer()
     viewer.add_image(hologram, name="holo", metadata={"pixel_size_um": 0.08475})
-    widget = ReconstructWidget(viewer)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Reconstruct")[1]
     widget.set_method("stub-refine")
     assert widget.form.values()["pixel_size"] == pytest.approx(0.08475, abs=1e-9)
     widget.set_params(pixel_size=0.1234567)
@@ -196,7 +191,6 @@ def test_error_resets_the_ui_with_an_out_of_memory_hint(qtbot, dock, stub_failin
 
 
 def test_invalid_text_parameter_is_reported_not_run(make_napari_viewer, hologram):
-    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
     from napari_diffpr.methods import Method, Param, register, unregister
 
     def run(data, *, background=None, cache=None, sideband=None):
@@ -209,7 +203,7 @@ def test_invalid_text_parameter_is_reported_not_run(make_napari_viewer, hologram
     try:
         viewer = make_napari_viewer()
         viewer.add_image(hologram, name="holo")
-        widget = ReconstructWidget(viewer)
+        widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Reconstruct")[1]
         widget._method.value = "stub-optional"
         before = [layer.name for layer in viewer.layers]
         widget.form["sideband"].value = "0.2, abc"
@@ -228,12 +222,10 @@ def test_invalid_text_parameter_is_reported_not_run(make_napari_viewer, hologram
 
 
 def test_stack_reconstructs_frame_by_frame(qtbot, make_napari_viewer, hologram, stub_refine_method):
-    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
-
     viewer = make_napari_viewer()
     stack = np.stack([hologram, hologram[::-1], hologram[:, ::-1]])
     viewer.add_image(stack, name="series", scale=(2.0, 0.5, 0.5))
-    widget = ReconstructWidget(viewer)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Reconstruct")[1]
     widget._method.value = "stub-refine"
     bars = []
     worker = widget.run(start=False)
@@ -261,13 +253,11 @@ def test_describe_error_names_the_method_and_hints_at_memory():
 
 def test_registered_diffpr_method_gets_its_refinement_controls(make_napari_viewer, hologram):
     from napari_diffpr import methods
-    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
-
     if "diffpr" not in methods():
         pytest.skip("the DiffPR models are not registered in this checkout")
     viewer = make_napari_viewer()
     viewer.add_image(hologram, name="holo")
-    widget = ReconstructWidget(viewer)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Reconstruct")[1]
     widget.set_method("diffpr")
     method = methods()["diffpr"]
     shown = {w.name: w.widget_type for w in widget.form}

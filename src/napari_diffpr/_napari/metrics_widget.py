@@ -19,7 +19,7 @@ from . import legend, lineage
 from .layers import spatial_kwargs
 from .lifecycle import LayerDataWatcher, connect_while_alive, single_shot_timer
 from .overlay import hide_text, show_text
-from .text_fit import wrap_label
+from .dock_fit import narrow_combos, scroll_body, wrap_label
 
 HEADERS = ("layer", "PSNR (dB)", "SSIM", "MAE (ref. span)", "HF error")
 ERROR_SUFFIX = " abs. error"
@@ -50,8 +50,9 @@ class MetricsWidget(Container):
         self._overlay = CheckBox(value=True, text="show the selected row on the canvas")
         self._error_map = PushButton(text="Add |error| layer for the selected row")
         self._status = Label(value="")
-        super().__init__(widgets=[self._reference, self._other_datasets, self._compute, self._overlay,
-                                  self._error_map, self._status], scrollable=True)
+        self._body = Container(widgets=[self._reference, self._other_datasets, self._compute, self._overlay,
+                                        self._error_map, self._status])
+        super().__init__(widgets=[], labels=False)
         wrap_label(self._status)
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(HEADERS)
@@ -62,7 +63,9 @@ class MetricsWidget(Container):
         # room for five rows before it scrolls
         row = self.table.verticalHeader().defaultSectionSize()
         self.table.setMinimumHeight(int(row * 5.5 + self.table.horizontalHeader().sizeHint().height()))
-        self.native.layout().insertWidget(3, self.table)  # native: the scroll area's inner widget
+        self._body.native.layout().insertWidget(3, self.table)
+        narrow_combos(self._body)
+        scroll_body(self, self._body)
 
         self._compute.changed.connect(lambda *_: self.compute())
         self._reference.changed.connect(self._on_reference_changed)

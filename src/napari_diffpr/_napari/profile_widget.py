@@ -18,7 +18,7 @@ from .layers import is_phase_layer
 from .lifecycle import LayerDataWatcher, connect_while_alive, single_shot_timer
 from .mpl_canvas import LINE_COLORS, ThemedCanvas
 from .profile_sampling import Profile, sample_profile, write_profiles_csv
-from .text_fit import wrap_label
+from .dock_fit import narrow_combos, scroll_body, wrap_label
 
 NEW_LINE_NAME = "profile line"
 THROTTLE_MS = 60
@@ -43,16 +43,19 @@ class ProfileWidget(Container):
         self._csv = PushButton(text="Export CSV…")
         self._png = PushButton(text="Export PNG…")
         self._status = Label(value="")
-        super().__init__(widgets=[
+        self._body = Container(widgets=[
             Container(widgets=[self._shapes, self._new_line], layout="horizontal", labels=False),
             self._layers, self._width,
             Container(widgets=[self._csv, self._png], layout="horizontal", labels=False),
-            self._status], scrollable=True)
+            self._status])
+        super().__init__(widgets=[], labels=False)
         wrap_label(self._status)
         self.canvas = ThemedCanvas(napari_viewer)
         self.canvas.setMinimumHeight(200)
-        self.native.layout().addWidget(self.canvas.toolbar)
-        self.native.layout().addWidget(self.canvas)
+        self._body.native.layout().addWidget(self.canvas.toolbar)
+        self._body.native.layout().addWidget(self.canvas)
+        narrow_combos(self._body)
+        scroll_body(self, self._body)
 
         self._timer = single_shot_timer(self.native, THROTTLE_MS, self.update_profiles)
         self._watcher = LayerDataWatcher(self.native, self._schedule)  # re-runs update results

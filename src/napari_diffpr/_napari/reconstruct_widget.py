@@ -22,10 +22,10 @@ from ..result import Progress, Result
 from . import layers as result_layers
 from . import legend, lineage
 from .input_checks import background_mismatch, channel_first_rgb_warning
+from .dock_fit import narrow_combos, scroll_body, wrap_label
 from .layer_info import modality_of, physical_defaults
 from .lifecycle import connect_while_alive, single_shot_timer
 from .param_form import ParamForm
-from .text_fit import wrap_label
 from .worker import describe_error, start_reconstruction
 
 NO_BACKGROUND = "(none)"
@@ -103,11 +103,14 @@ class ReconstructWidget(Container):
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._bar = ProgressBar(min=0, max=100, value=0, label="progress")
         self._status = Label(value="ready")
-        super().__init__(widgets=[self._input, self._background, self._pairing, self._method, self._about,
-                                  self._warning, self._device, self._params, self._reset,
-                                  Container(widgets=[self._run_button, self._cancel_button],
-                                            layout="horizontal", labels=False),
-                                  self._bar, self._status], scrollable=True)
+        self._body = Container(widgets=[self._input, self._background, self._pairing, self._method, self._about,
+                                        self._warning, self._device, self._params, self._reset,
+                                        Container(widgets=[self._run_button, self._cancel_button],
+                                                  layout="horizontal", labels=False),
+                                        self._bar, self._status])
+        super().__init__(widgets=[], labels=False)
+        narrow_combos(self._body)
+        scroll_body(self, self._body)
         for label in (self._about, self._pairing, self._warning, self._status):
             wrap_label(label)
         self._warning.native.setStyleSheet("color: #e0a030;")
@@ -198,7 +201,7 @@ class ReconstructWidget(Container):
             self._input_uid = lineage.uid(layer)
             self._background_by_user = False
         self._set_background_choices(auto=new_input or not self._background_by_user)
-        self._warning.value = channel_first_rgb_warning(layer.data) if layer is not None else ""
+        self._warning.value = (channel_first_rgb_warning(layer.data) if layer is not None else None) or ""
         self._warning.visible = bool(self._warning.value)
         self._show_form()
 
