@@ -79,8 +79,7 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
         frame_cache = cache.setdefault(i, {}) if n > 1 else cache
         if not isinstance(frame_cache, dict):
             raise ParameterError(f"cache[{i}] must be a dict (the per-frame cache); got {type(frame_cache).__name__}")
-        kept = 8.0 * frame.shape[0] * frame.shape[1] * n  # results kept for every frame
-        need = memory.estimate_bytes(m, frame, resolved, background=bg is not None, cache=frame_cache) + kept
+        need = memory.run_bytes(m, frame, resolved, background=bg is not None, cache=frame_cache, n_frames=n)
         memory.check(need, f"method {m.name!r} on a {frame.shape[0]} x {frame.shape[1]} image"
                      + (f" (stack of {n})" if n > 1 else ""), _memory_hint(m, resolved))
         gen = m.run(frame, background=bg, cache=frame_cache, **resolved)

@@ -81,7 +81,8 @@ def _rescale_frame(res, ref, data_range, m):
             raise InputError("the reference phase map is constant (its minimum equals its maximum), so it cannot "
                              "be rescaled to [0, 1]; pass data_range= (radians) to set the scale yourself")
     else:
-        if isinstance(data_range, bool) or not np.isscalar(data_range) or not np.isfinite(data_range) \
+        if isinstance(data_range, (bool, str, bytes)) or not np.isscalar(data_range) \
+                or not np.issubdtype(type(data_range), np.number) or not np.isfinite(data_range) \
                 or float(data_range) <= 0:
             raise ParameterError(f"data_range must be a positive number of radians; got {data_range!r}")
         span = float(data_range)
@@ -103,7 +104,7 @@ def high_frequency_error(result01: np.ndarray, reference01: np.ndarray, *,
     has almost none and a ratio would explode. With ``mask``, pixels outside it are zeroed
     before the transform and the RMS is taken over the mask's pixel count.
     """
-    if not (0 < cutoff < 0.5 * np.sqrt(2)):
+    if isinstance(cutoff, (bool, str, bytes)) or not np.isscalar(cutoff) or not (0 < cutoff < 0.5 * np.sqrt(2)):
         raise ParameterError(f"hf_cutoff must lie between 0 and {0.5 * np.sqrt(2):.3f} cycles per pixel "
                              f"(0.5 is the Nyquist frequency); got {cutoff!r}")
     err = result01 - reference01
