@@ -5,6 +5,7 @@
     napari-diffpr reconstruct s.npz -o phase.tif       phase map (radians) as float32 TIFF
     napari-diffpr methods                              methods and their parameters
     napari-diffpr compare phase.tif s.npz              PSNR / SSIM / MAE / high-frequency error
+    napari-diffpr measure phase.tif -o cells.csv       one row per cell: dry mass, area, ...
     napari-diffpr train ...                            train the networks (see `train --help`)
 
 Method parameters become ``reconstruct`` options automatically from the registry's parameter
@@ -85,6 +86,8 @@ def _scalar_type(kind: str, optional: bool):
     base = {"int": int, "ints": int, "float": float, "floats": float}.get(kind, str)
 
     def convert(text: str):
+        if kind == "float_or_auto":  # a number or "auto" (refocus): the method's spec parses it
+            return None if text.lower() == "none" else text
         if optional and text.lower() in ("auto", "none"):
             return None
         try:
@@ -568,6 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--json", action="store_true", help="print the numbers as JSON")
 
     sub.add_parser("train", add_help=False, help="train the networks on simulated data (see `train --help`)")
+    sub.add_parser("measure", add_help=False,
+                   help="one CSV row per cell: dry mass, area, ... of a phase map (see `measure --help`)")
     return parser
 
 
@@ -589,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_reconstruct(argv[1:])
         if argv and argv[0] == "train":
             return cmd_train(argv[1:])
+        if argv and argv[0] == "measure":  # issue 11: per-cell table (cli_measure.py)
+            from .cli_measure import cmd_measure
+            return cmd_measure(argv[1:])
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
