@@ -66,7 +66,7 @@ def test_non_finite_results_are_a_retrieval_error(hologram):
 
     def run(data, *, background=None, cache=None):
         return Result(phase=np.full(data.shape, np.nan, np.float32))
-        yield  # noqa: unreachable - makes this a generator
+        yield  # never reached: makes this a generator
 
     register(Method(name="nan-test", modality="hologram", title="t", description="t", params=(), run=run),
              replace=True)

@@ -54,7 +54,7 @@ TIFF_LAYOUTS = ("imagej", "ome")
 
 # Marker key of the JSON record this module writes into TIFFs and NPZs.
 _RECORD_KEY = "napari_diffpr"
-_LENGTH_TO_UM = {"m": 1e6, "mm": 1e3, "cm": 1e4, "um": 1.0, "µm": 1.0, "\u00b5m": 1.0, "micron": 1.0,
+_LENGTH_TO_UM = {"m": 1e6, "mm": 1e3, "cm": 1e4, "um": 1.0, "µm": 1.0, "\u03bcm": 1.0, "micron": 1.0,
                  "microns": 1.0, "micrometer": 1.0, "micrometre": 1.0, "nm": 1e-3, "pm": 1e-6, "å": 1e-4,
                  "angstrom": 1e-4, "inch": 25400.0, "in": 25400.0}
 _MAX_JSON_ARRAY = 64  # larger arrays in a metadata record are summarised, not stored

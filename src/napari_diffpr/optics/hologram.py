@@ -89,8 +89,6 @@ def _unit_grid(shape, device):
 def reference_aberration(shape, peak_to_valley_rad, generator, device):
     """A random low-order wavefront (tilt, defocus, astigmatism) of the given peak-to-valley in
     radians per sample, ``(n, 1, H, W)``: the imperfect optics both holograms share."""
-    import torch
-
     n = peak_to_valley_rad.shape[0]
     y, x = _unit_grid(shape, device)
     c = _random.randn((n, 5, 1, 1), generator, device)
