@@ -283,6 +283,12 @@ def _reconstruct_parser(method, all_methods) -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_safety_options(p)
     _add_memory_option(p)
+    p.add_argument("--weights", metavar="FILE",
+                   help="network methods: a .safetensors weight file (e.g. trained with `napari-diffpr train`) "
+                        "for the U-Net / the DiffPR stage-1 network instead of the shipped or user-folder ones; "
+                        "its architecture and input representation are checked before computing")
+    p.add_argument("--prior-weights", metavar="FILE",
+                   help="diffpr: a .safetensors weight file for the diffusion prior")
     if method is not None:
         add_method_options(p, method)
     return p
@@ -322,6 +328,7 @@ def cmd_reconstruct(argv: Sequence[str]) -> int:
         memory.set_budget(args.memory_budget)
     # Everything about the output is checked before reading or computing anything large.
     check_outputs([args.output], (args.input, args.background), overwrite=args.overwrite)
+    _use_weight_files(method, args)
     if items is None:
         items = io.read(args.input)  # raises a clear FileNotFoundError / InputError
     main, bg_item = _pick_measurement(items, args.input)
@@ -370,6 +377,23 @@ def _sample_outputs(kind: str, out: Path) -> list[Path]:
         names.append(out.with_name(f"{out.stem}_background{out.suffix}"))
     names.append(out.with_name(f"{out.stem}_phase{out.suffix}"))
     return names
+
+
+def _use_weight_files(method, args) -> None:
+    """--weights / --prior-weights: check the files against the method's networks now."""
+    if not (args.weights or args.prior_weights):
+        return
+    if not method.uses_torch:
+        raise ParameterError(f"--weights and --prior-weights are for network methods; {method.name!r} has no network")
+    base = method.name[:-4] if method.name.endswith("-rgb") else method.name
+    from .models.weights import prior_name, use_weights_file
+
+    if args.weights:
+        use_weights_file(args.weights, f"{'unet' if base == 'unet' else 'reduced-unet'}-{method.modality}")
+    if args.prior_weights:
+        if base != "diffpr":
+            raise ParameterError(f"--prior-weights is for diffpr; {method.name!r} uses no diffusion prior")
+        use_weights_file(args.prior_weights, prior_name(method.modality))
 
 
 def _write_sample(sample: dict, kind: str, out: Path, overwrite: bool = True) -> list[Path]:

@@ -1,5 +1,14 @@
-"""Shipped weights: safetensors files in ``napari_diffpr/weights/`` with the model's
+"""Weights: safetensors files (no pickle: loading can never run code) with the model's
 architecture, input representation and phase scaling as JSON in the file's metadata.
+
+Where ``load_model(name)`` looks, first hit wins:
+
+1. a file given for this process with :func:`use_weights_file` (the CLI's ``--weights`` /
+   ``--prior-weights``), checked against what ``name`` must be;
+2. the per-user folder :func:`user_weights_dir` (user-trained or fine-tuned weights;
+   ``$NAPARI_DIFFPR_WEIGHTS_DIR``, else the platform's user cache folder, e.g.
+   ``~/.cache/napari-diffpr/weights`` on Linux) - never site-packages;
+3. the weights shipped in ``napari_diffpr/weights/``.
 
     save_weights(model, path, config)
     load_model(name, device="cpu") -> (model in eval mode, config)
@@ -10,6 +19,7 @@ Importing this module imports torch; the registry imports it lazily.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from importlib import resources
 from pathlib import Path
@@ -21,6 +31,13 @@ from ..errors import RetrievalError
 
 MODEL_NAMES = ("unet-hologram", "reduced-unet-hologram", "unet-rgb", "reduced-unet-rgb", "prior",
                "prior-hologram", "prior-rgb")
+WEIGHTS_DIR_ENV = "NAPARI_DIFFPR_WEIGHTS_DIR"
+# What each role must be: architecture and the task (modality) it was trained for.
+_ROLE = {"unet-hologram": ("VanillaUNet", "hologram"), "reduced-unet-hologram": ("ReducedUNet", "hologram"),
+         "unet-rgb": ("VanillaUNet", "rgb"), "reduced-unet-rgb": ("ReducedUNet", "rgb"),
+         "prior": ("DiffusionUNet", "prior"), "prior-hologram": ("DiffusionUNet", "prior"),
+         "prior-rgb": ("DiffusionUNet", "prior")}
+_OVERRIDES: dict[str, Path] = {}
 _CACHE: dict[tuple[str, str], tuple[torch.nn.Module, dict]] = {}
 _LOCK = threading.Lock()
 
@@ -62,11 +79,90 @@ def save_weights(model: torch.nn.Module, path: str | Path, config: dict[str, Any
 def read_config(path: str | Path) -> dict:
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError on a damaged or foreign file
+        raise RetrievalError(f"{path} is not a readable .safetensors weight file ({type(exc).__name__}: {exc}); "
+                             "napari-diffpr loads only safetensors files written by `napari-diffpr train`") from None
     if "config" not in meta:
         raise RetrievalError(f"{path} has no 'config' metadata: not a napari-diffpr weight file")
-    return json.loads(meta["config"])
+    try:
+        config = json.loads(meta["config"])
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        raise RetrievalError(f"{path}: its 'config' metadata is not a JSON object; not a napari-diffpr weight file")
+    return config
+
+
+def check_compatible(name: str, config: dict, path: str | Path = "") -> None:
+    """RetrievalError unless ``config`` fits the role ``name`` (e.g. "reduced-unet-hologram"):
+    the same architecture, trained for the same task, with an input representation this
+    version knows and whose channel count matches the network."""
+    role = _ROLE.get(name)
+    where = f"{path}: " if path else ""
+    if role is None:
+        return
+    arch, task = role
+    if config.get("architecture") != arch:
+        raise RetrievalError(f"{where}these weights are a {config.get('architecture')!r} network, but {name!r} "
+                             f"needs a {arch!r}; give the weights of the matching method")
+    if config.get("task", task) != task:
+        raise RetrievalError(f"{where}these weights were trained for {config.get('task')!r} input, but {name!r} "
+                             f"works on {task!r} input")
+    if task in ("hologram", "rgb"):
+        from .inputs import input_representation
+
+        try:
+            input_representation(config, task)
+        except RetrievalError as exc:
+            raise RetrievalError(f"{where}{exc}") from None
+
+
+def user_weights_dir() -> Path:
+    """The per-user folder for trained or fine-tuned weights: ``$NAPARI_DIFFPR_WEIGHTS_DIR``, else
+    the platform's user cache folder (platformdirs) + ``weights``. Not created here."""
+    env = os.environ.get(WEIGHTS_DIR_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("napari-diffpr", appauthor=False)) / "weights"
+
+
+def use_weights_file(path: str | Path | None, name: str) -> Path | None:
+    """Use the weight file ``path`` for the model ``name`` in this process (None: forget an
+    earlier choice). The file is checked now (readable, architecture, task, input
+    representation), so a mismatch is reported before any computation. Returns the path."""
+    with _LOCK:
+        for key in [k for k in _CACHE if k[0] == name]:
+            del _CACHE[key]
+        if path is None:
+            _OVERRIDES.pop(name, None)
+            return None
+        p = Path(path)
+        if not p.is_file():
+            raise RetrievalError(f"weight file not found: {p}")
+        check_compatible(name, read_config(p), p)
+        _OVERRIDES[name] = p
+        return p
+
+
+def weight_path(name: str) -> Path:
+    """The file ``load_model(name)`` loads: a :func:`use_weights_file` choice, else the user
+    folder's ``name.safetensors``, else the shipped one (RetrievalError when none exists)."""
+    if name in _OVERRIDES:
+        return _OVERRIDES[name]
+    for folder in (user_weights_dir(), weights_dir()):
+        candidate = folder / f"{name}.safetensors"
+        if candidate.is_file():
+            return candidate
+    shipped = available_models()
+    raise RetrievalError(
+        f"model weights {name + '.safetensors'!r} are not installed (looked in {user_weights_dir()} and "
+        f"{weights_dir()}); shipped: {', '.join(shipped) or 'none'}. Train them with `napari-diffpr train` "
+        f"(see docs/models.md) and put the .safetensors file in {user_weights_dir()}, or pass it with --weights.")
 
 
 def load_weights(path: str | Path, device="cpu") -> tuple[torch.nn.Module, dict]:
@@ -78,8 +174,12 @@ def load_weights(path: str | Path, device="cpu") -> tuple[torch.nn.Module, dict]
         raise RetrievalError(f"weight file not found: {path}")
     config = read_config(path)
     model = build_model(config)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
-    model.load_state_dict(state)
+    try:
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - missing/unexpected keys or shapes, a damaged file
+        raise RetrievalError(f"{path}: the stored tensors do not fit the {config.get('architecture')!r} network its "
+                             f"config describes ({type(exc).__name__}: {str(exc)[:300]})") from None
     return model.to(device).eval(), config
 
 
@@ -96,8 +196,9 @@ def available_models() -> list[str]:
 
 
 def load_model(name: str, device="cpu") -> tuple[torch.nn.Module, dict]:
-    """The shipped model ``name`` (e.g. "reduced-unet-hologram", "prior") in eval mode on
-    ``device`` and its config; cached per (name, device) — treat the model as read-only."""
+    """The model ``name`` (e.g. "reduced-unet-hologram", "prior") in eval mode on ``device`` and
+    its config, from :func:`weight_path` (a chosen file, the user folder, or the shipped one),
+    checked to fit the role ``name``; cached per (name, device) — treat the model as read-only."""
     from ..device import resolve_device
 
     dev = resolve_device(device) if isinstance(device, str) or device is None else torch.device(device)
@@ -105,13 +206,8 @@ def load_model(name: str, device="cpu") -> tuple[torch.nn.Module, dict]:
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-        path = weights_dir() / f"{name}.safetensors"
-        if not path.is_file():
-            shipped = available_models()
-            raise RetrievalError(
-                f"model weights {path.name!r} are not installed (looked in {path.parent}); "
-                f"shipped: {', '.join(shipped) or 'none'}. Train them with `napari-diffpr train` "
-                f"(see docs/models.md) and copy the .safetensors file there.")
+        path = weight_path(name)
+        check_compatible(name, read_config(path), path)
         model, config = load_weights(path, dev)
         for p in model.parameters():
             p.requires_grad_(False)
@@ -124,7 +220,7 @@ def prior_name(modality: str) -> str:
     "prior-hologram" / "prior-rgb"."""
     shipped = available_models()
     specific = f"prior-{modality}"
-    if specific in shipped:
+    if specific in shipped or specific in _OVERRIDES or (user_weights_dir() / f"{specific}.safetensors").is_file():
         return specific
     return "prior"
 
