@@ -135,3 +135,44 @@ def test_time_lapse_gives_tracks_and_a_mass_over_time_plot(qtbot, make_napari_vi
     _click_row(qtbot, widget.table, row)
     assert viewer.dims.current_step[0] == 3
     assert viewer.layers["stack phase cells"].selected_label == int(res.label[row])
+
+
+def test_refocus_dock_autofocus_slider_and_focus_curve(qtbot, make_napari_viewer, monkeypatch):
+    import napari_diffpr as dp
+    from napari_diffpr.optics.cells import defocused_hologram
+
+    from cell_scenes import N_MEDIUM, PX_UM, WL_UM, scene
+
+    phase, _ = scene()
+    s = defocused_hologram(phase, 5.0, wavelength_um=WL_UM, pixel_size_um=PX_UM, medium_index=N_MEDIUM,
+                           seed=7, bit_depth=None)
+    meta = {"wavelength_um": WL_UM, "pixel_size_um": PX_UM, "medium_index": N_MEDIUM}
+    viewer = make_napari_viewer()
+    viewer.add_image(s.hologram, name="cells", scale=(PX_UM, PX_UM),
+                     metadata={**meta, "napari_diffpr_kind": "hologram"})
+    viewer.add_image(s.background, name="cells background", scale=(PX_UM, PX_UM),
+                     metadata={**meta, "napari_diffpr_kind": "background"})
+    _, widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Refocus")
+    widget.reset_choices()
+    assert widget._hologram.value == "cells" and widget._background.value == "cells background"
+    assert widget._pixel.value == pytest.approx(PX_UM) and widget._medium.value == pytest.approx(N_MEDIUM)
+
+    _click(qtbot, widget._auto.native)
+    found = widget.search["distance_um"]
+    assert abs(found + 5.0) < 0.5
+    assert widget._slider.value == pytest.approx(found, abs=0.01)
+    layer = viewer.layers["cells [fourier refocused]"]
+    assert layer.metadata["refocus_um"] == pytest.approx(found)
+    assert len(widget.canvas.axes.lines[0].get_xdata()) == len(widget.search["curve_um"]) >= 15
+    in_focus = dp.compare(np.asarray(layer.data), phase)["psnr"]
+
+    # the slider re-propagates the cached field: no new demodulation
+    assert widget.demodulations == 1
+    widget._slider.value = 0.0
+    assert widget.demodulations == 1
+    assert layer.metadata["refocus_um"] == 0.0
+    blurred = dp.compare(np.asarray(layer.data), phase)["psnr"]
+    assert blurred < in_focus - 3.0
+    widget._slider.value = -5.0
+    assert dp.compare(np.asarray(layer.data), phase)["psnr"] > in_focus - 1.0
+    assert widget.demodulations == 1
