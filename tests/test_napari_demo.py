@@ -14,16 +14,22 @@ def test_demo_window_screenshot(make_napari_viewer, qtbot):
     from napari_diffpr._napari.demo import build_demo
 
     viewer = make_napari_viewer(show=True)
-    viewer.window.resize(1700, 1150)
-    docks = build_demo(viewer, size=128)
+    viewer.window.resize(1366, 768)  # a laptop screen
+    docks = build_demo(viewer, size=256)
     assert "hologram [fourier]" in viewer.layers
     assert {"Reconstruct", "Line profile", "Metrics"} <= {
         name.split(" (")[0] for name in viewer.window.dock_widgets}
     assert docks["metrics"].results["hologram [fourier]"]["psnr"] > 20
     assert len(docks["profile"].profiles) == 2
     qtbot.wait(300)  # let the main window lay the docks out before grabbing it
-    viewer.reset_view()
-    qtbot.wait(100)
+    qt_window = viewer.window._qt_window
+    assert qt_window.height() <= 768 and qt_window.width() <= 1366, (qt_window.width(), qt_window.height())
+    canvas_widget = viewer.window._qt_viewer.canvas.native
+    assert canvas_widget.width() >= 1366 / 2, canvas_widget.width()
+    # the demo's image fills the canvas: its extent spans most of the canvas's shorter side
+    zoom, extent = viewer.camera.zoom, viewer.layers["hologram [fourier]"].extent.world
+    shown = (extent[1] - extent[0])[-2:] * zoom
+    assert max(shown / (canvas_widget.height(), canvas_widget.width())) > 0.8, shown
     canvas = viewer.screenshot(canvas_only=True, flash=False)
     assert canvas.std() > 0, "the canvas rendered blank"
     window = viewer.window.screenshot(canvas_only=False, flash=False)  # main window with docks

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from magicgui.widgets import Container
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QComboBox, QFrame, QLabel, QScrollArea, QSizePolicy
+from qtpy.QtWidgets import QComboBox, QFrame, QLabel, QScrollArea
 
 MIN_DOCK_HEIGHT = 120  # px: the dock can shrink this far; its content scrolls
 COMBO_CHARS = 16  # a combo box is at least this many characters wide, not its longest item
@@ -17,12 +17,7 @@ def wrap_label(label) -> None:
     q = native if isinstance(native, QLabel) else native.findChild(QLabel)
     if q is None:
         return
-    q.setWordWrap(True)
-    q.setMinimumWidth(10)
-    policy = q.sizePolicy()
-    policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
-    policy.setHeightForWidth(True)
-    q.setSizePolicy(policy)
+    q.setWordWrap(True)  # a wrapped QLabel asks for a moderate width and grows in height
 
 
 def narrow_combos(container: Container) -> None:

@@ -15,7 +15,9 @@ def show_text(viewer, text: str) -> None:
     overlay = text_overlay(viewer)
     overlay.text = text
     if hasattr(overlay, "position"):
-        overlay.position = "top_left"  # the colorbar sits top right
+        # the colorbar and its title sit top right, the scale bar bottom right; top left would
+        # run under the colorbar on a narrow canvas
+        overlay.position = "bottom_left"
     overlay.visible = bool(text)
 
 

@@ -50,6 +50,7 @@ class ProfileWidget(Container):
             self._status])
         super().__init__(widgets=[], labels=False)
         wrap_label(self._status)
+        self._layers.native.setMaximumHeight(96)  # about five names; the plot matters more
         self.canvas = ThemedCanvas(napari_viewer)
         self.canvas.setMinimumHeight(200)
         self._body.native.layout().addWidget(self.canvas.toolbar)
