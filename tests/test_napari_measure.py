@@ -176,3 +176,36 @@ def test_refocus_dock_autofocus_slider_and_focus_curve(qtbot, make_napari_viewer
     widget._slider.value = -5.0
     assert dp.compare(np.asarray(layer.data), phase)["psnr"] > in_focus - 1.0
     assert widget.demodulations == 1
+
+
+@pytest.mark.parametrize("region", ["auto", "labels", "shapes"])
+def test_compensate_dock_flattens_a_curved_reference(qtbot, make_napari_viewer, region):
+    import napari_diffpr as dp
+    from scipy.ndimage import binary_dilation
+
+    from cell_scenes import PX_UM, WL_UM, scene
+
+    phase, _ = scene()
+    s = dp.simulate.hologram(phase, reference_aberration=8.0, seed=3, pixel_size_um=PX_UM, wavelength_um=WL_UM)
+    far = ~binary_dilation(phase > 1e-3, iterations=10)
+    far[:10] = far[-10:] = far[:, :10] = far[:, -10:] = False
+    reference = dp.reconstruct(s.hologram, "fourier", background=s.background).phase[far].std()
+    raw = dp.reconstruct(s.hologram, "fourier", background_fit="none", sign="+1")
+    viewer = make_napari_viewer()
+    viewer.add_image(raw.phase, name="raw phase", metadata={"napari_diffpr_kind": "phase"}, scale=(PX_UM, PX_UM))
+    if region == "labels":  # the cells, e.g. painted or from the Measure dock: background outside
+        viewer.add_labels(binary_dilation(phase > 1e-3, iterations=6).astype(np.int32), name="cells",
+                          scale=(PX_UM, PX_UM))
+    elif region == "shapes":  # rectangles drawn over empty background, in world units (µm)
+        px = [[[5, 5], [40, 250]], [[215, 5], [250, 250]], [[60, 225], [200, 250]]]
+        viewer.add_shapes([np.array(r) * PX_UM for r in px], shape_type="rectangle", name="empty areas")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Compensate")
+    widget.reset_choices()
+    widget._phase.value = "raw phase"
+    widget._region.value = {"auto": "(find automatically)", "labels": "cells", "shapes": "empty areas"}[region]
+    _click(qtbot, widget._run.native)
+    out = viewer.layers["raw phase [compensated]"]
+    assert np.asarray(out.data)[far].std() <= 1.5 * reference
+    assert raw.phase[far].std() > 30 * reference
+    assert "Z4 defocus" in out.metadata["aberration_fit"]["coefficients_rad"]
+    assert "largest terms" in widget._status.value
