@@ -302,3 +302,52 @@ def test_channel_first_rgb_is_flagged(qtbot, make_napari_viewer):
     assert "channels" in widget._warning.value and not widget._warning.native.isHidden()
     _choose(qtbot, widget._input, "three holograms")
     assert widget._warning.value == "" and widget._warning.native.isHidden()
+
+
+# ---- learned methods' per-pixel maps ----------------------------------------------------------------
+def test_uncertainty_and_residual_maps_become_their_own_layers(qtbot, make_napari_viewer):
+    from napari_diffpr.methods import Method, Param, register, unregister
+    from napari_diffpr.result import Progress, Result
+
+    def run(data, *, background=None, cache=None, samples=2):
+        yield Progress("sampling", 1, 1)
+        std = np.full(data.shape, 0.1 * samples, np.float32)
+        return Result(phase=np.zeros(data.shape, np.float32), uncertainty=std,
+                      residual=np.linspace(-0.2, 0.2, data.size, dtype=np.float32).reshape(data.shape))
+
+    register(Method(name="stub-maps", modality="hologram", title="t", description="d", run=run,
+                    params=(Param("samples", "int", 2, "posterior samples", minimum=1, maximum=8),)),
+             replace=True)
+    try:
+        viewer = make_napari_viewer()
+        viewer.add_image(fringe_hologram(64), name="holo", scale=(0.5, 0.5), units=("µm", "µm"))
+        widget = _dock(viewer, "Reconstruct")
+        widget.set_method("stub-maps")
+        _run_and_wait(qtbot, widget)
+        std, res = viewer.layers["holo [stub-maps] std"], viewer.layers["holo [stub-maps] residual"]
+        np.testing.assert_allclose(std.data, 0.2)
+        assert std.metadata["napari_diffpr_kind"] == "uncertainty" and std.metadata["unit"] == "rad"
+        assert res.metadata["source_layer"] == "holo" and not res.visible
+        np.testing.assert_allclose(std.scale, (0.5, 0.5))
+        # the result itself stays selected, with the colorbar
+        assert viewer.layers.selection.active.name == "holo [stub-maps]"
+    finally:
+        unregister("stub-maps")
+
+
+def test_mixing_calibrated_and_pixel_layers_is_what_warns(qtbot, make_napari_viewer):
+    """Control for the test above: the units warning is detectable, and comes from mixing a µm
+    layer with a pixel one (the user's choice), not from anything the docks add."""
+    from napari.utils.notifications import notification_manager
+
+    posted = []
+    notification_manager.notification_ready.connect(posted.append)
+    try:
+        viewer = make_napari_viewer(show=True)
+        viewer.open_sample(PLUGIN, "hologram")
+        qtbot.wait(200)
+        viewer.add_image(np.zeros((32, 32), np.float32), name="uncalibrated")
+        qtbot.wait(300)
+    finally:
+        notification_manager.notification_ready.disconnect(posted.append)
+    assert [n for n in posted if "units" in str(n.message).lower()]

@@ -12,7 +12,6 @@ from ..result import Result
 from . import lineage
 
 PREVIEW_SUFFIX = " preview"
-UNCERTAINTY_SUFFIX = " std"
 # Sequential for unwrapped phase (cells positive on a ~0 background); cyclic for wrapped phase.
 UNWRAPPED_COLORMAP = "viridis"
 WRAPPED_COLORMAP = "twilight_shifted"
@@ -96,29 +95,39 @@ def show_result(viewer, result: Result, source_layer=None, method: str | None = 
             viewer.layers.remove(name)
         layer = viewer.add_image(phase, name=name, colormap=colormap, contrast_limits=contrast,
                                  metadata=meta, **spatial)
+    for kind in MAP_LAYERS:  # per-pixel maps of the learned methods: their own layers
+        values = getattr(result, kind, None)
+        if values is not None:
+            show_map(viewer, kind, values, name, meta, spatial)
     viewer.layers.selection.active = layer  # the legend (colorbar + title) follows the selection
-    uncertainty = getattr(result, "uncertainty", None)
-    if uncertainty is not None:
-        show_uncertainty(viewer, uncertainty, name, meta, spatial)
     return layer
 
 
-def show_uncertainty(viewer, std: np.ndarray, result_name: str, meta: dict, spatial: dict):
-    """The per-pixel standard deviation over posterior samples as its own layer "<result> std"."""
-    name = result_name + UNCERTAINTY_SUFFIX
-    std = np.asarray(std, dtype=np.float32)
-    umeta = {"napari_diffpr_kind": "uncertainty", "unit": "rad", "result_layer": result_name,
+# Result field -> (layer name suffix, colormap, symmetric contrast around 0?)
+MAP_LAYERS = {"uncertainty": (" std", "magma", False), "residual": (" residual", "coolwarm", True)}
+
+
+def show_map(viewer, kind: str, values: np.ndarray, result_name: str, meta: dict, spatial: dict):
+    """A per-pixel map of a result (``kind``: "uncertainty", the std over posterior samples;
+    "residual", measured minus re-synthesised hologram band) as the layer "<result> std" /
+    "<result> residual", hidden until the user looks at it; returns it."""
+    suffix, colormap, symmetric = MAP_LAYERS[kind]
+    name = result_name + suffix
+    values = np.asarray(values, dtype=np.float32)
+    mmeta = {"napari_diffpr_kind": kind, "unit": "rad", "result_layer": result_name,
              **{k: meta[k] for k in ("source_layer", "source_layer_id", "dataset") if k in meta}}
-    limits = (0.0, float(np.nanmax(std)) if np.isfinite(std).any() and np.nanmax(std) > 0 else 1.0)
-    if name in viewer.layers and viewer.layers[name].data.shape == std.shape:
+    finite = values[np.isfinite(values)]
+    top = float(np.percentile(np.abs(finite), 99.5)) if finite.size else 0.0
+    top = top if top > 0 else 1.0
+    limits = (-top, top) if symmetric else (0.0, top)
+    if name in viewer.layers and viewer.layers[name].data.shape == values.shape:
         layer = viewer.layers[name]
-        layer.data, layer.metadata, layer.contrast_limits = std, umeta, limits
+        layer.data, layer.metadata, layer.contrast_limits = values, mmeta, limits
         return layer
     if name in viewer.layers:
         viewer.layers.remove(name)
-    layer = viewer.add_image(std, name=name, colormap="magma", contrast_limits=limits, metadata=umeta,
-                             visible=False, **spatial)
-    return layer
+    return viewer.add_image(values, name=name, colormap=colormap, contrast_limits=limits, metadata=mmeta,
+                            visible=False, **spatial)
 
 
 def preview_layer_name(input_name: str, method: str) -> str:

@@ -11,7 +11,7 @@ from .lifecycle import connect_while_alive
 TITLE_OVERLAY = "napari_diffpr_legend"
 # what each kind of our layers shows, and in which unit
 QUANTITY = {"phase": "phase", "ground_truth": "phase", "preview": "phase (preview)",
-            "abs_error": "|error|", "uncertainty": "phase std"}
+            "abs_error": "|error|", "uncertainty": "phase std", "residual": "band residual"}
 
 
 def _title_overlay(viewer):
