@@ -209,3 +209,17 @@ def test_compensate_dock_flattens_a_curved_reference(qtbot, make_napari_viewer, 
     assert raw.phase[far].std() > 30 * reference
     assert "Z4 defocus" in out.metadata["aberration_fit"]["coefficients_rad"]
     assert "largest terms" in widget._status.value
+
+
+def test_reconstruct_dock_form_takes_refocus_auto_or_a_distance():
+    from napari_diffpr._napari.param_form import ParamForm
+    from napari_diffpr.methods import get_method
+
+    form = ParamForm(get_method("fourier"))
+    w = form["refocus"]
+    assert w.value == "" and "none" in w.native.placeholderText()
+    assert form.values()["refocus"] is None
+    w.value = "auto"
+    assert form.values()["refocus"] == "auto"
+    w.value = "-4.5"
+    assert form.values()["refocus"] == -4.5

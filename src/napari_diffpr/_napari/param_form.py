@@ -29,7 +29,9 @@ def _tooltip(p: Param) -> str:
         lo = "-inf" if p.minimum is None else f"{p.minimum:g}"
         hi = "inf" if p.maximum is None else f"{p.maximum:g}"
         parts.append(f"range {lo} … {hi}{(' ' + p.unit) if p.unit else ''}")
-    if p.optional:
+    if p.kind == "float_or_auto":  # e.g. refocus: empty means "not at all", "auto" searches
+        parts.append("a number, or auto; leave empty for none")
+    elif p.optional:
         parts.append("leave empty for automatic")
     if p.refine_only:
         parts.append("changing it re-runs only the refinement stage")
@@ -76,6 +78,8 @@ def make_param_widget(p: Param) -> Widget:
     common = dict(name=p.name, label=_label(p), tooltip=_tooltip(p))
     if p.kind in ("floats", "ints") or p.optional:
         hint = "auto" if p.optional else ""
+        if p.kind == "float_or_auto":
+            hint = "none (a number, or auto)"
         if p.kind in ("floats", "ints"):
             hint = f"{p.length or 'n'} values, comma separated" + (" (empty = auto)" if p.optional else "")
         w = LineEdit(value=_format(p.default), **common)
