@@ -187,3 +187,13 @@ def test_cross_check_with_drymass():
     auto = measure(res)
     for (row, _), k in zip(match(auto, far), theirs):
         assert auto.loc[row, "dry_mass_pg"] == pytest.approx(theirs[k], rel=0.01)
+
+
+def test_package_attribute_is_the_function_even_after_the_submodule_is_imported():
+    import importlib
+
+    importlib.import_module("napari_diffpr.measure")
+    assert callable(dp.measure) and dp.measure is measure
+    phase = np.zeros((20, 20), np.float32)
+    phase[5:10, 5:10] = 1.0
+    assert len(dp.measure(phase, (phase > 0).astype(int), wavelength_um=0.5, pixel_size_um=1.0)) == 1

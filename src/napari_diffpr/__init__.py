@@ -20,6 +20,7 @@ __all__ = ["__version__", "reconstruct", "run_method", "methods", "compare", "si
 # Eager (cheap: numpy only): a lazy ``methods`` would be shadowed by the ``methods`` submodule as
 # soon as anything imported it, and ``napari_diffpr.methods()`` would then call a module.
 from .methods import methods  # noqa: E402
+from .measure import measure  # noqa: E402  (same reason: the function, not the submodule; numpy only)
 
 
 def __getattr__(name):
@@ -36,9 +37,6 @@ def __getattr__(name):
     if name in ("Result", "Progress"):
         from . import result
         return getattr(result, name)
-    if name == "measure":
-        from .measure import measure
-        return measure
     if name == "refocus":
         from .retrieval.refocus import refocus_result
         return refocus_result
