@@ -110,5 +110,26 @@ def main():
                   f"dry mass {c.dry_mass_pg:.1f} pg, touches edge {bool(c.touches_edge)}")
 
 
+def qpformat_cell():
+    """The qpformat raw-OAH cell: the file states λ, pixel size and medium index."""
+    path = ROOT.parent / "shared" / "data" / "cell_hologram_oah.h5"
+    try:
+        items = dp.read(path)
+    except Exception as exc:  # no h5py, or no data
+        print(f"qpformat cell skipped: {exc}")
+        return
+    holo = next(i for i in items if i.kind == "hologram")
+    md = holo.metadata
+    for refocus in (None, "auto"):
+        r = dp.reconstruct(holo.data, "fourier", wavelength=md["wavelength_um"], pixel_size=md["pixel_size_um"],
+                           medium_index=md.get("medium_index", 1.333), refocus=refocus)
+        t = measure(r)
+        c = t.loc[t.area_um2.idxmax()]
+        print(f"qpformat cell (λ {md['wavelength_um']} µm, pixel {md['pixel_size_um']:.5f} µm from the file, no "
+              f"background hologram) refocus={refocus}: distance {r.metadata.get('refocus_um')}, {len(t)} cell(s), "
+              f"area {c.area_um2:.1f} µm², dry mass {c.dry_mass_pg:.1f} pg, touches edge {bool(c.touches_edge)}")
+
+
 if __name__ == "__main__":
+    qpformat_cell()
     main()
