@@ -197,3 +197,23 @@ def test_package_attribute_is_the_function_even_after_the_submodule_is_imported(
     phase = np.zeros((20, 20), np.float32)
     phase[5:10, 5:10] = 1.0
     assert len(dp.measure(phase, (phase > 0).astype(int), wavelength_um=0.5, pixel_size_um=1.0)) == 1
+
+
+def test_measured_hl60_cell_with_and_without_autofocus():
+    from conftest import SHARED_DATA
+
+    path = SHARED_DATA / "hl60_hologram.npz"
+    if not path.exists():
+        pytest.skip("../shared/data not available")
+    d = np.load(path)
+    # the file has no optics: assumed λ 0.633 µm, 0.1 µm pixels (docs/measure.md)
+    optics = dict(wavelength=0.633, pixel_size=0.1, medium_index=1.335)
+    plain = dp.reconstruct(d["data"], "fourier", background=d["bg_data"], **optics)
+    focused = dp.reconstruct(d["data"], "fourier", background=d["bg_data"], refocus="auto", **optics)
+    t0, t1 = measure(plain), measure(focused)
+    assert len(t0) == len(t1) == 1 and not t0.touches_edge[0] and not t1.touches_edge[0]
+    assert 9.0 < 2 * np.sqrt(t0.area_um2[0] / np.pi) < 17.0  # one round cell ~ 110 px = 11 µm across
+    assert t0.dry_mass_pg[0] == pytest.approx(220.2, rel=0.01)  # the value docs/measure.md reports
+    search = focused.metadata["focus_search"]
+    assert not search["at_range_edge"] and abs(focused.metadata["refocus_um"]) < 5
+    assert t1.dry_mass_pg[0] == pytest.approx(209.9, rel=0.01)
