@@ -14,12 +14,13 @@ from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from ..errors import InputError
 from ..metrics import abs_error, compare
-from .layer_info import modality_of
 from . import legend, lineage
+from .dock_fit import narrow_combos, scroll_body, wrap_label
+from .layer_info import modality_of
 from .layers import spatial_kwargs
 from .lifecycle import LayerDataWatcher, connect_while_alive, single_shot_timer
 from .overlay import hide_text, show_text
-from .dock_fit import narrow_combos, scroll_body, wrap_label
+from .user_choice import UserChoice
 
 HEADERS = ("layer", "PSNR (dB)", "SSIM", "MAE (ref. span)", "HF error")
 ERROR_SUFFIX = " abs. error"
@@ -38,8 +39,7 @@ class MetricsWidget(Container):
         self._viewer = napari_viewer
         self.results: dict[str, dict[str, float]] = {}
         self._scored_uids: dict[str, str] = {}  # layer uid -> layer name, for the canvas text
-        self._reference_by_user = False
-        self._setting_reference = False
+        self._reference_choice = UserChoice()
         self._reference = ComboBox(label="reference", choices=self._phase_choices,
                                    tooltip="Ground truth or any phase layer to score the others against; "
                                            "the ground truth of the selected result's dataset by default")
@@ -113,24 +113,20 @@ class MetricsWidget(Container):
     def reset_choices(self, *_):
         if self._viewer is None:
             return
-        self._setting_reference = True
-        try:
+        with self._reference_choice.dock_sets():
             self._reference.reset_choices()
-            if not self._reference_by_user or self._reference.value is None:
-                self._reference_by_user = False
+            if not self._reference_choice.by_user or self._reference.value is None:
+                self._reference_choice.by_user = False
                 default = self._default_reference()
                 if default is not None:
                     self._reference.value = default.name
-        finally:
-            self._setting_reference = False
 
     def _on_reference_changed(self, *_):
-        if not self._setting_reference:
-            self._reference_by_user = True
+        self._reference_choice.note_change()
         self.compute()
 
     def _on_active_layer(self, *_):
-        if not self._reference_by_user:
+        if not self._reference_choice.by_user:
             self.reset_choices()
         self._update_overlay()
 

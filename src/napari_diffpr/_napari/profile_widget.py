@@ -13,12 +13,13 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Spi
 from qtpy.QtWidgets import QFileDialog
 
 from . import legend, lineage
+from .dock_fit import narrow_combos, scroll_body, wrap_label
 from .layer_info import modality_of
 from .layers import is_phase_layer
 from .lifecycle import LayerDataWatcher, connect_while_alive, single_shot_timer
 from .mpl_canvas import LINE_COLORS, ThemedCanvas
 from .profile_sampling import Profile, sample_profile, write_profiles_csv
-from .dock_fit import narrow_combos, scroll_body, wrap_label
+from .user_choice import UserChoice
 
 NEW_LINE_NAME = "profile line"
 THROTTLE_MS = 60
@@ -31,8 +32,7 @@ class ProfileWidget(Container):
         self._viewer = napari_viewer
         self.profiles: list[Profile] = []
         self._watched = None
-        self._layers_by_user = False  # the user picked layers: stop following the selection
-        self._setting_layers = False
+        self._layers_choice = UserChoice()  # the user picked layers: stop following the selection
         self._shapes = ComboBox(label="line layer", choices=self._shapes_choices,
                                 tooltip="Shapes layer holding the line (the selected or first line is used)")
         self._new_line = PushButton(text="New line")
@@ -87,11 +87,8 @@ class ProfileWidget(Container):
         if self._viewer is None:
             return
         self._shapes.reset_choices()
-        self._setting_layers = True
-        try:
+        with self._layers_choice.dock_sets():
             self._layers.reset_choices()
-        finally:
-            self._setting_layers = False
         self._follow_selection()
         self._watch_shapes()
 
@@ -109,20 +106,16 @@ class ProfileWidget(Container):
                 if lineage.related(lay, anchor) and lineage.spatial_unit(lay) == unit]
 
     def _follow_selection(self, *_):
-        if self._layers_by_user:
+        if self._layers_choice.by_user:
             return
         default = self.default_layers()
         if set(default) != set(self._layers.value):
-            self._setting_layers = True
-            try:
+            with self._layers_choice.dock_sets():
                 self._layers.value = default
-            finally:
-                self._setting_layers = False
             self._schedule()
 
     def _on_layers_changed(self, *_):
-        if not self._setting_layers:
-            self._layers_by_user = True
+        self._layers_choice.note_change()
         self._schedule()
 
     def _watch_shapes(self, *_):
@@ -145,7 +138,7 @@ class ProfileWidget(Container):
     def set_layers(self, names: list[str]) -> None:
         """Choose the layers to profile by name (the dock stops following the selection)."""
         self._layers.value = list(names)
-        self._layers_by_user = True
+        self._layers_choice.by_user = True
 
     def set_line_layer(self, name: str) -> None:
         self._shapes.reset_choices()

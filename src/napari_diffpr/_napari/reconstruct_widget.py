@@ -21,11 +21,12 @@ from ..methods import Method, methods
 from ..result import Progress, Result
 from . import layers as result_layers
 from . import legend, lineage
-from .input_checks import background_mismatch, channel_first_rgb_warning
 from .dock_fit import narrow_combos, scroll_body, wrap_label
+from .input_checks import background_mismatch, channel_first_rgb_warning
 from .layer_info import modality_of, physical_defaults
 from .lifecycle import connect_while_alive, single_shot_timer
 from .param_form import ParamForm
+from .user_choice import UserChoice
 from .worker import describe_error, start_reconstruction
 
 NO_BACKGROUND = "(none)"
@@ -75,8 +76,7 @@ class ReconstructWidget(Container):
         self._done_key: tuple | None = None  # settings of the last finished run
         self._shown: tuple | None = None  # (method, input uid) the form was last shown for
         self._input_uid: str | None = None  # the input the background and warnings are for
-        self._background_by_user = False  # the user picked the background: keep it for this input
-        self._setting_background = False
+        self._background_choice = UserChoice()  # the user picked the background: keep it for this input
         self._checked: dict[tuple, str | None] = {}  # (hologram uid, background uid) -> warning
         self._pending_rerun = False
         self._job: dict[str, Any] = {}
@@ -199,8 +199,8 @@ class ReconstructWidget(Container):
         new_input = lineage.uid(layer) != self._input_uid
         if new_input:
             self._input_uid = lineage.uid(layer)
-            self._background_by_user = False
-        self._set_background_choices(auto=new_input or not self._background_by_user)
+            self._background_choice.by_user = False
+        self._set_background_choices(auto=new_input or not self._background_choice.by_user)
         self._warning.value = (channel_first_rgb_warning(layer.data) if layer is not None else None) or ""
         self._warning.visible = bool(self._warning.value)
         self._show_form()
@@ -208,8 +208,7 @@ class ReconstructWidget(Container):
     def _set_background_choices(self, auto: bool) -> None:
         """Offer only holograms of the input's size; pick the paired one unless the user chose."""
         keep = self._background.value
-        self._setting_background = True
-        try:
+        with self._background_choice.dock_sets():
             self._background.reset_choices()
             if auto:
                 layer = self.input_layer
@@ -219,14 +218,11 @@ class ReconstructWidget(Container):
                 self._background.value = keep
             else:  # the user's background is gone
                 self._background.value = NO_BACKGROUND
-                self._background_by_user = False
-        finally:
-            self._setting_background = False
+                self._background_choice.by_user = False
         self._describe_pairing()
 
     def _on_background_changed(self, *_):
-        if not self._setting_background:
-            self._background_by_user = True
+        if self._background_choice.note_change():
             self._describe_pairing()
 
     def _describe_pairing(self) -> None:
@@ -236,7 +232,7 @@ class ReconstructWidget(Container):
         elif bg is None:
             self._pairing.value = "no background hologram: aberrations are fitted from the hologram itself"
         else:
-            how = "your choice" if self._background_by_user else (
+            how = "your choice" if self._background_choice.by_user else (
                 "same file" if lineage.meta(bg).get("dataset") and
                 lineage.meta(bg).get("dataset") == lineage.meta(layer).get("dataset") else "paired by name")
             key = (lineage.uid(layer), lineage.uid(bg))
