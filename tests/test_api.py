@@ -85,7 +85,9 @@ def test_user_errors_are_specific():
     with pytest.raises(ParameterError, match="unknown method"):
         nd.reconstruct(holo, "fourrier")
     with pytest.raises(InputError, match="2-D image"):
-        nd.reconstruct(holo[None, None], "fourier")
+        nd.reconstruct(holo[0], "fourier")  # 1-D
+    # issue 12: leading axes (T, Z, ...) are accepted and kept
+    assert nd.reconstruct(holo[None, None], "fourier", unwrap="none").phase.shape == (1, 1) + holo.shape
     with pytest.raises(InputError, match="H x W x 3"):
         nd.reconstruct(holo, "tie")
     with pytest.raises(ParameterError, match="regularization.*>= 0.0"):

@@ -26,7 +26,7 @@ def _pick_method(method: str | Method, data: np.ndarray) -> Method:
     if not isinstance(method, str):
         raise ParameterError(f"method must be a name (e.g. 'fourier') or a Method; got {type(method).__name__} {method!r}")
     shape = data.shape
-    looks_rgb = len(shape) in (3, 4) and shape[-1] == 3
+    looks_rgb = len(shape) >= 3 and shape[-1] == 3  # H x W x 3, N x H x W x 3, T x Z x H x W x 3...
     return get_method(method, modality="rgb" if looks_rgb else None)
 
 
@@ -56,6 +56,9 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
     m = _pick_method(method, arr)
     resolved = m.resolve_params(params)
     _cross_check(m, resolved)
+    # N-D (issue 12): leading axes (T, Z, position...: TZYX, T...YXC) are flattened to one frame
+    # axis here and restored on the result, so every method sees N x H x W (x 3) as before.
+    arr, background, lead = _flatten_leading(arr, background, rgb=m.modality == "rgb")
     if m.modality == "rgb":
         frames = as_rgb_stack(arr)
         single = arr.ndim == 3
@@ -124,7 +127,27 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
     })
     if n > 1:
         metadata["frames"] = frame_meta
+    if lead is not None:
+        metadata["input_shape"] = list(lead) + list(arr.shape[1:])
+        metadata["leading_shape"] = list(lead)
+        phase = phase.reshape(lead + phase.shape[1:])
+        amplitude = None if amplitude is None else amplitude.reshape(lead + amplitude.shape[1:])
+        extra = {k: v.reshape(lead + v.shape[1:]) for k, v in extra.items()}
     return Result(phase=phase, amplitude=amplitude, metadata=metadata, **extra)
+
+
+def _flatten_leading(arr: np.ndarray, background, *, rgb: bool):
+    """(N x H x W [x 3] view, background to match, leading shape or None) for input with more
+    than one leading axis; unchanged input and None otherwise. A background may be one frame or
+    have the input's full shape."""
+    spatial = 3 if rgb else 2
+    if arr.ndim <= spatial + 1:
+        return arr, background, None
+    lead = tuple(arr.shape[:-spatial])
+    flat = arr.reshape((-1,) + arr.shape[-spatial:])
+    if background is not None and np.shape(background) == arr.shape:
+        background = np.reshape(np.asarray(background), flat.shape)
+    return flat, background, lead
 
 
 def reconstruct(data, method: str | Method = "fourier", *, background=None,
@@ -133,7 +156,10 @@ def reconstruct(data, method: str | Method = "fourier", *, background=None,
     """Reconstruct a phase map (radians) from ``data`` with ``method``.
 
     data: a 2-D off-axis hologram (H x W), a hologram stack (N x H x W), an RGB chromatic
-    brightfield image (H x W x 3) or a stack of them (N x H x W x 3).
+    brightfield image (H x W x 3) or a stack of them (N x H x W x 3); any number of leading
+    axes (T x Z x H x W, T x P x H x W x 3...) is accepted and kept on the result. A dask
+    array gives a :class:`napari_diffpr.lazy.LazyResult` whose phase is a dask array computed
+    frame by frame on demand (each frame's record kept as it is computed).
     method: a name from ``napari_diffpr.methods()`` ("fourier", "tie", "unet",
     "reduced-unet", "diffpr"...). Names shared by both modalities pick the RGB variant for
     H x W x 3 input.
@@ -145,6 +171,10 @@ def reconstruct(data, method: str | Method = "fourier", *, background=None,
     if progress is not None and not callable(progress):
         raise ParameterError(f"progress must be a function called with each Progress event (or None); "
                              f"got {type(progress).__name__} {progress!r}")
+    if _is_dask(data):  # issue 12: a lazy result, computed frame by frame on demand
+        from .lazy import reconstruct_lazy
+
+        return reconstruct_lazy(data, method, background=background, **params)
     gen = run_method(data, method, background=background, cache=cache, **params)
     while True:
         try:
@@ -154,6 +184,11 @@ def reconstruct(data, method: str | Method = "fourier", *, background=None,
         if progress is not None and progress(event) is False:
             gen.close()
             raise Cancelled("reconstruction cancelled by the progress callback")
+
+
+def _is_dask(data) -> bool:
+    """A dask array, recognised without importing dask."""
+    return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "map_blocks")
 
 
 def _memory_hint(m: Method, params: dict[str, Any]) -> str:

@@ -49,7 +49,7 @@ KINDS = ("hologram", "background", "rgb", "phase")
 TIFF_SUFFIXES = (".tif", ".tiff")
 OME_SUFFIXES = (".ome.tif", ".ome.tiff")
 SUPPORTED_SUFFIXES = (".tif", ".tiff", ".npy", ".npz", ".h5", ".hdf5")
-WRITE_SUFFIXES = (".tif", ".tiff", ".npz", ".npy")
+WRITE_SUFFIXES = (".tif", ".tiff", ".npz", ".npy", ".zarr")  # .zarr / .ome.zarr: OME-Zarr (omezarr.py)
 TIFF_LAYOUTS = ("imagej", "ome")
 
 # Marker key of the JSON record this module writes into TIFFs and NPZs.
@@ -104,6 +104,10 @@ def read(path) -> list[Item]:
         if p.is_symlink():
             raise FileNotFoundError(f"{p} is a broken symbolic link or a symlink loop")
         if p.is_dir():
+            from . import omezarr
+
+            if omezarr.is_ome_zarr(p):  # issue 12: an OME-Zarr folder, read lazily (dask)
+                return omezarr.read(p)
             raise InputError(f"{p} is a folder; give a measurement file ({', '.join(SUPPORTED_SUFFIXES)})")
         raise FileNotFoundError(f"no such file: {p}")
     suffix = _suffix(p)
@@ -430,7 +434,7 @@ def check_output_path(path, *, overwrite: bool = True, suffixes=WRITE_SUFFIXES,
     raises OutputError (InputError for the suffix)."""
     p = Path(path)
     name = p.name.lower()
-    if p.is_dir():
+    if p.is_dir() and not name.endswith(".zarr"):  # an OME-Zarr output is a folder
         raise OutputError(f"the output {p} is a folder; give a file name inside it, e.g. {p / ('phase' + suffixes[0])}")
     if not any(name.endswith(s) for s in suffixes):
         raise InputError(f"cannot write {p.name!r}: unsupported file type; use {', '.join(suffixes)}")
@@ -784,6 +788,10 @@ def write(path, data, metadata: dict | None = None, *, kind: str = "phase", layo
         metadata = {**(getattr(data, "metadata", {}) or {}), **(metadata or {})}
         data = data.phase
     suffix = _suffix(p)
+    if suffix == ".zarr" and kind == "phase":  # issue 12: OME-Zarr, one chunk per frame
+        from . import omezarr
+
+        return omezarr.write(p, data, metadata, overwrite=overwrite)
     if suffix in TIFF_SUFFIXES:
         if kind == "phase":
             return write_phase_tiff(p, data, metadata, layout=layout, overwrite=overwrite)

@@ -27,6 +27,11 @@ def read_layers(path) -> list[tuple]:
     layers = []
     for p in paths:
         for item in io.read(p):
+            if item.metadata.get("lazy"):  # OME-Zarr (issue 12): dask data, scale from its axes
+                from .lazy_layers import lazy_layer_data
+
+                layers.append(lazy_layer_data(item.data, item.name, item.kind, item.metadata))
+                continue
             layers.append(image_layer_data(item.data, item.name, _layer_kind(item), item.metadata))
     return layers
 
@@ -38,6 +43,10 @@ def napari_get_reader(path):
     with its own reader without asking which plugin to use (napari/napari#4389). Every file
     format stays readable with ``viewer.open(path, plugin="napari-diffpr")``."""
     paths = [path] if isinstance(path, (str, Path)) else list(path)
+    from .. import omezarr
+
+    if paths and all(omezarr.is_ome_zarr(p) for p in paths):  # issue 12: opened lazily
+        return read_layers
     if not paths or not all(io.supported(p) and io.recognised(p) for p in paths):
         return None
     return read_layers
