@@ -3,6 +3,7 @@
     napari-diffpr demo [--no-gui]                      try it on a simulated hologram
     napari-diffpr simulate --kind hologram -o s.npz    write a measurement with its ground truth
     napari-diffpr reconstruct s.npz -o phase.tif       phase map (radians) as float32 TIFF
+    napari-diffpr reconstruct data/ -o out/            batch on Dask distributed (batch.py)
     napari-diffpr methods                              methods and their parameters
     napari-diffpr compare phase.tif s.npz              PSNR / SSIM / MAE / high-frequency error
     napari-diffpr measure phase.tif -o cells.csv       one row per cell: dry mass, area, ...
@@ -615,6 +616,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "reconstruct":
+            from . import batch  # issue 12: many inputs, folders, globs, OME-Zarr, Dask distributed
+
+            if batch.wants_batch(argv[1:]):
+                return batch.main(argv[1:])
             return cmd_reconstruct(argv[1:])
         if argv and argv[0] == "train":
             return cmd_train(argv[1:])

@@ -146,7 +146,8 @@ class FrameStore:
 
     @classmethod
     def create(cls, path, lead_shape: tuple, frame_shape: tuple, record: dict, *, axes_hint: str | None = None,
-               overwrite: bool = False, resume: bool = True) -> "FrameStore":
+               overwrite: bool = False, resume: bool = True, kind: str = "phase",
+               dtype: str = "float32") -> "FrameStore":
         import zarr
         from ome_zarr.format import FormatV04
         from ome_zarr.writer import write_multiscales_metadata
@@ -173,16 +174,17 @@ class FrameStore:
             else:
                 raise OutputError(f"{p} already exists; choose another name or allow overwriting it "
                                   "(--overwrite on the command line)")
-        names = leading_axes(len(lead_shape), record.get("axes"))
+        names = leading_axes(len(lead_shape), axes_hint or record.get("axes"))
         axes, scale = _axes_and_scale(names, record)
         p.parent.mkdir(parents=True, exist_ok=True)
         group = zarr.open_group(str(p), mode="w-", zarr_format=2)
         group.create_array("0", shape=lead_shape + frame_shape, chunks=(1,) * len(lead_shape) + frame_shape,
-                           dtype="float32", fill_value=float("nan"))
+                           dtype=dtype, fill_value=float("nan") if np.dtype(dtype).kind == "f" else 0)
         write_multiscales_metadata(
             group, [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
             fmt=FormatV04(), axes=axes, name=str(record.get("name") or p.name.split(".")[0]))
-        group.attrs[RECORD_KEY] = {"kind": "phase", "phase_unit": "rad", "complete": False, "run_key": key,
+        group.attrs[RECORD_KEY] = {"kind": kind, "complete": False, "run_key": key,
+                                   **({"phase_unit": "rad"} if kind == "phase" else {}),
                                    "leading_shape": list(lead_shape), "metadata": jsonable(dict(record))}
         (p / FRAMES_DIR).mkdir()
         return cls(p)
@@ -204,7 +206,7 @@ class FrameStore:
         from .io import _atomic_write, jsonable
 
         index = tuple(int(i) for i in index)
-        self.array[index] = np.asarray(phase, dtype=np.float32)
+        self.array[index] = np.asarray(phase, dtype=self.array.dtype)
         text = json.dumps(jsonable(dict(record or {})), default=str).encode()
         _atomic_write(self.path / FRAMES_DIR / f"{_frame_name(index)}.json", lambda fh: fh.write(text))
 
@@ -228,9 +230,11 @@ class FrameStore:
         return out
 
 
-def write(path, data, metadata: dict | None = None, *, overwrite: bool = False, axes_hint: str | None = None) -> Path:
+def write(path, data, metadata: dict | None = None, *, overwrite: bool = False, axes_hint: str | None = None,
+          kind: str = "phase") -> Path:
     """Write a phase map (H x W, T x H x W, T x Z x H x W; a Result or an array) as OME-Zarr,
-    one chunk per frame. A Result's per-frame records go with their frames."""
+    one chunk per frame (float32). A Result's per-frame records go with their frames.
+    ``kind="hologram"`` writes a measurement (its dtype kept) for the batch runner to read."""
     meta: dict[str, Any] = {}
     frames_meta = None
     if hasattr(data, "phase"):
@@ -243,8 +247,9 @@ def write(path, data, metadata: dict | None = None, *, overwrite: bool = False, 
     if arr.ndim < 2 or arr.dtype.kind not in "fiu":
         raise InputError(f"a phase map must be a real H x W (or T x H x W ...) array; got {arr.dtype} {arr.shape}")
     lead = arr.shape[:-2]
+    dtype = "float32" if kind == "phase" or arr.dtype.kind == "f" else str(arr.dtype)
     store = FrameStore.create(path, lead, arr.shape[-2:], meta, axes_hint=axes_hint or meta.get("axes"),
-                              overwrite=overwrite, resume=False)
+                              overwrite=overwrite, resume=False, kind=kind, dtype=dtype)
     for n, index in enumerate(np.ndindex(*lead)):
         rec = frames_meta[n] if frames_meta and n < len(frames_meta) else {}
         store.write_frame(index, arr[index], rec)
