@@ -21,7 +21,6 @@ Importing this module imports torch; the registry imports it lazily.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import caching
 from ..errors import ParameterError
 from ..result import Progress
 from . import inputs
@@ -57,15 +57,7 @@ class Stage1:
 
 def fingerprint(frame: np.ndarray, background: np.ndarray | None) -> str:
     """A hash of the input (and background): the cache is reused only for the same data."""
-    h = hashlib.blake2b(digest_size=16)
-    for arr in (frame, background):
-        if arr is None:
-            h.update(b"none")
-            continue
-        a = np.ascontiguousarray(arr)
-        h.update(str((a.shape, a.dtype.str)).encode())
-        h.update(memoryview(a).cast("B"))
-    return h.hexdigest()
+    return caching.fingerprint(frame, background)
 
 
 def upsample(phase_rad: torch.Tensor, scale: int) -> torch.Tensor:
@@ -119,16 +111,19 @@ class DiffPRPipeline:
 
     # --- stage 1 -----------------------------------------------------------------------------
     def stage1(self, frame: np.ndarray, background: np.ndarray | None = None,
-               cache: dict | None = None) -> tuple[Stage1, bool]:
-        """The (cached) stage-1 prediction and whether it came from the cache."""
-        key = (self.names[0], str(self.device), self.modality, fingerprint(frame, background))
+               cache: dict | None = None, optics: dict | None = None) -> tuple[Stage1, bool]:
+        """The (cached) stage-1 prediction and whether it came from the cache. ``optics``: the
+        RGB microscope for physics-normalised weights (models.rgb_inputs), part of the cache key."""
+        key = (self.names[0], str(self.device), self.modality, fingerprint(frame, background),
+               repr(sorted((optics or {}).items())))
         if cache is not None:
             hit = cache.get(CACHE_KEY)
             if isinstance(hit, Stage1) and hit.key == key:
                 return hit, True
         t0 = time.perf_counter()
         meas: dict | None = {} if self.modality == "hologram" else None
-        x, crop = inputs.prepare_input(frame, self.modality, background, self.predictor_config, measurement=meas)
+        x, crop = inputs.prepare_input(frame, self.modality, background, self.predictor_config, measurement=meas,
+                                       optics=optics)
         with torch.inference_mode():
             pred = self.predictor(x.to(self.device))
             if pred.ndim != 4 or pred.shape[:2] != (1, 1):
@@ -148,8 +143,8 @@ class DiffPRPipeline:
     # --- the whole algorithm ------------------------------------------------------------------
     def run(self, frame: np.ndarray, background: np.ndarray | None = None, *, t_corrupt: int = 0,
             sampler: str = "dpm++", steps: int = 10, seed: int = 0, cache: dict | None = None,
-            pc_snr: float = 0.16, guidance: float = 0.0, samples: int = 1, extras: dict | None = None
-            ) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
+            pc_snr: float = 0.16, guidance: float = 0.0, samples: int = 1, extras: dict | None = None,
+            optics: dict | None = None) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
         """Yield Progress events (each with a radian preview of the full H x W); return
         (phase in radians, float32 H x W; a metadata dict). ``pc_snr`` is the pc sampler's
         Langevin corrector signal-to-noise ratio (ignored by the other samplers).
@@ -175,7 +170,7 @@ class DiffPRPipeline:
             raise ParameterError(f"guidance must be a number >= 0; got {guidance!r}")
         t_corrupt, steps, samples, guidance = int(t_corrupt), int(steps), int(samples), float(guidance)
 
-        s1, cached = self.stage1(frame, background, cache)
+        s1, cached = self.stage1(frame, background, cache, optics)
         stage1_preview = _to_numpy(s1.upsampled_rad, s1.crop)
         yield Progress(stage=f"stage 1: {self.names[0]}" + (" (cached)" if cached else ""),
                        step=1, total=1, preview=stage1_preview,
@@ -188,6 +183,11 @@ class DiffPRPipeline:
             "stage1_seconds": 0.0 if cached else s1.seconds,
             "device": str(self.device),
         }
+        if self.modality == "rgb":
+            from .rgb_inputs import RGB_PHYSICS_INPUT
+            physics = self.predictor_config.get("input") == RGB_PHYSICS_INPUT
+            meta["input"] = self.predictor_config.get("input")
+            meta["optics_used"] = bool(physics)
         if s1.scale > 1:
             meta["upsampling"] = UPSAMPLING
         if s1.measurement is not None:
@@ -278,11 +278,30 @@ class DiffPRPipeline:
         y = inputs.phase_to_network(y_rad, self.prior_config).to(self.device)
         radius = float(m["radius"][0])
         band = inputs.band_filter(tuple(shape), radius, self.device)
+        if not m.get("with_background", True):
+            # Without a background hologram the setup's aberration stays in the measurement's
+            # lowest frequencies (a systematic error the white-noise estimate does not see):
+            # there stage 1 decides, through a smooth high-pass on the guidance band.
+            band = band * low_cut(tuple(shape), NO_BACKGROUND_CUT_CYCLES, self.device)
         scale = inputs._cfg(self.prior_config, "phase_scale_rad")
         noise = float(m["phase_noise"][0])
         guide = wiener_guide(y, band, noise / scale ** 2, guidance)
         return guide, {"guidance_band_cycles_per_px": radius, "guidance_measurement": "wrapped Fourier phase "
-                       "unwrapped against the stage-1 estimate"}
+                       "unwrapped against the stage-1 estimate",
+                       "guidance_low_cut_cycles_per_frame": None if m.get("with_background", True)
+                       else NO_BACKGROUND_CUT_CYCLES}
+
+
+NO_BACKGROUND_CUT_CYCLES = 4.0   # cycles per frame (smaller side) below which an unreferenced measurement is not trusted
+
+
+def low_cut(shape: tuple[int, int], cycles: float, device="cpu") -> torch.Tensor:
+    """1 - exp(-(k / k0)^2) on an FFT grid, k0 = ``cycles`` per frame of the smaller side."""
+    h, w = shape
+    fy = torch.fft.fftfreq(h, device=device)[:, None]
+    fx = torch.fft.fftfreq(w, device=device)[None, :]
+    k0 = cycles / min(h, w)
+    return 1 - torch.exp(-(fy ** 2 + fx ** 2) / k0 ** 2)
 
 
 def band_residual(phase: np.ndarray, measurement: dict) -> np.ndarray:
