@@ -107,11 +107,15 @@ def _source() -> str:
 
 
 # --------------------------------------------------------------------- per-method estimates
-# Peak extra resident memory per input pixel, measured with psutil on a CPU (docs/benchmarks.md,
-# "Memory"), times a 1.25 safety factor. DiffPR's prior runs its posterior samples as one batch.
-NETWORK_BYTES_PER_PIXEL = {"reduced-unet": 460 * 1.25, "unet": 850 * 1.25}
-DIFFPR_STAGE1_BYTES_PER_PIXEL = 460 * 1.25
-DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL = 1450 * 1.25
+# Peak extra resident memory per input pixel on a CPU, from benchmarks/bench_memory.py at 2048^2
+# and 4096^2 (docs/benchmarks.md, "Memory": reduced U-Net 225-255 B/px, DiffPR with one sample
+# ~930 B/px) and psutil probes at 256^2-512^2 (vanilla U-Net 1.85x the reduced one), times a
+# 1.25 safety factor, plus a fixed allowance for small images (allocator and torch workspaces).
+# DiffPR's prior runs its posterior samples as one batch.
+NETWORK_BYTES_PER_PIXEL = {"reduced-unet": 300 * 1.25, "unet": 560 * 1.25}
+DIFFPR_STAGE1_BYTES_PER_PIXEL = 300 * 1.25
+DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL = 800 * 1.25
+NETWORK_FIXED_BYTES = 128 * 1024**2
 DEFAULT_BYTES_PER_PIXEL = 200  # conventional methods not modelled below (TIE: FFTs of a few planes)
 
 
@@ -123,10 +127,11 @@ def estimate_bytes(method, frame, params: dict, *, background: bool = False, cac
     if base == "fourier":
         return fourier_bytes(frame, params, background=background, cache=cache)
     if base in NETWORK_BYTES_PER_PIXEL:
-        return NETWORK_BYTES_PER_PIXEL[base] * h * w
+        return NETWORK_BYTES_PER_PIXEL[base] * h * w + NETWORK_FIXED_BYTES
     if base == "diffpr":
         samples = int(params.get("samples", 1) or 1) if int(params.get("t_corrupt", 1) or 0) > 0 else 0
-        return (DIFFPR_STAGE1_BYTES_PER_PIXEL + DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL * samples) * h * w
+        per_pixel = DIFFPR_STAGE1_BYTES_PER_PIXEL + DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL * samples
+        return per_pixel * h * w + NETWORK_FIXED_BYTES
     return DEFAULT_BYTES_PER_PIXEL * h * w
 
 
