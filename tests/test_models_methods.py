@@ -12,7 +12,9 @@ import napari_diffpr
 from napari_diffpr.errors import Cancelled, ParameterError
 
 LEARNED = {"unet": "hologram", "reduced-unet": "hologram", "diffpr": "hologram",
-           "unet-rgb": "rgb", "reduced-unet-rgb": "rgb", "diffpr-rgb": "rgb"}
+           "unet-rgb": "rgb", "reduced-unet-rgb": "rgb", "diffpr-rgb": "rgb", "zmd": "rgb"}
+RGB_OPTICS = {"wavelengths", "defocus", "pixel_size", "medium_index", "na_illumination", "na_detection",
+              "focal_shift", "channel_bandwidth"}
 
 
 def test_learned_methods_are_registered_with_their_specs():
@@ -27,10 +29,18 @@ def test_learned_methods_are_registered_with_their_specs():
         t = m.param("t_corrupt")
         assert (t.kind, t.minimum, t.maximum, t.widget, t.refine_only) == ("int", 0, 999, "slider", True)
         assert m.param("sampler").choices == ("pc", "ddim", "dpm++")
-        extra = {"guidance", "samples"} if name == "diffpr" else set()   # measurement: holograms only
+        extra = {"guidance", "samples"} if name == "diffpr" else {"samples"}   # measurement: holograms only
         assert set(m.refine_only_params) == {"t_corrupt", "sampler", "steps", "seed", "pc_snr"} | extra
         assert not m.param("device").refine_only
     assert {p.name for p in found["reduced-unet"].params} == {"device"}
+    # issue 8: every learned RGB method takes the microscope's optics, with tie's names and defaults
+    tie = found["tie"]
+    for name in ("unet-rgb", "reduced-unet-rgb", "diffpr-rgb", "zmd"):
+        names = {p.name for p in found[name].params}
+        assert RGB_OPTICS <= names, name
+        for shared in ("wavelengths", "defocus", "pixel_size", "medium_index", "focal_shift", "channel_bandwidth"):
+            assert found[name].param(shared).default == tie.param(shared).default, (name, shared)
+    assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed"}
 
 
 def test_modality_picks_the_rgb_variant():

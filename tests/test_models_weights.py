@@ -87,7 +87,8 @@ def test_importing_the_package_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("name", ["unet-hologram", "reduced-unet-hologram", "unet-rgb", "reduced-unet-rgb", "prior"])
+@pytest.mark.parametrize("name", ["unet-hologram", "reduced-unet-hologram", "unet-rgb", "reduced-unet-rgb", "prior",
+                                  "zmd-rgb"])
 def test_shipped_weights_load(name):
     if name not in SHIPPED:
         pytest.skip(f"{name} weights not shipped")
@@ -97,7 +98,7 @@ def test_shipped_weights_load(name):
         x = torch.zeros(1, 1, 32, 32)
         assert model(x, torch.tensor([10.0])).shape == x.shape
     else:
-        x = torch.zeros(1, 3, 32, 32)
+        x = torch.zeros(1, cfg["model_kwargs"]["in_channels"], 32, 32)
         assert model(x).shape[-1] == 32 // cfg.get("output_scale", 1)
 
 

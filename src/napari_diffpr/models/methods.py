@@ -1,5 +1,9 @@
 """Registers the learned methods: "unet", "reduced-unet", "diffpr" for off-axis holograms and
-"unet-rgb", "reduced-unet-rgb", "diffpr-rgb" for chromatic RGB brightfield images.
+"unet-rgb", "reduced-unet-rgb", "diffpr-rgb" and "zmd" (Zero-Mean Diffusion, seed 001) for
+chromatic RGB brightfield images. Every RGB method takes the microscope's optics (the same
+parameters as "tie", plus the illumination and detection NA): physics-normalised weights compute
+their input with them (models.rgb_inputs); older raw-RGB weights ignore them (recorded in the
+metadata).
 
 Imports no torch: each run function imports the pipeline (and so torch and the weights) when
 it is called.
@@ -57,6 +61,50 @@ HOLOGRAM_DIFFPR_PARAMS = DIFFPR_PARAMS[:-1] + (
 )
 
 
+# The microscope, for every learned RGB method: names, defaults and units as "tie"'s.
+RGB_OPTICS_PARAMS = (
+    Param("wavelengths", "floats", (0.63, 0.55, 0.45), length=3, unit="µm", minimum=0.2, maximum=2.0,
+          help="Centre wavelength of the camera's red, green and blue channels (the phase is reported "
+               "at the green one)."),
+    Param("defocus", "floats", (-1.5, 0.0, 1.5), length=3, unit="µm", minimum=-100.0, maximum=100.0,
+          help="Where each colour (R, G, B) is focused relative to the sample (chromatic focal shift); "
+               "positive = beyond the sample along the light. Either order works."),
+    Param("pixel_size", "float", 0.2, unit="µm", minimum=1e-3, maximum=100.0,
+          help="Camera pixel size in the sample plane (camera pixel / magnification)."),
+    Param("medium_index", "float", 1.33, minimum=1.0, maximum=2.0,
+          help="Refractive index of the medium (1.33 water or culture medium, 1.0 air)."),
+    Param("na_illumination", "float", 0.3, minimum=0.0, maximum=1.7,
+          help="Numerical aperture of the condenser (Köhler illumination)."),
+    Param("na_detection", "float", 0.55, minimum=0.05, maximum=1.7,
+          help="Numerical aperture of the objective."),
+    Param("focal_shift", "str", "per channel", choices=("per channel", "at centre wavelengths"),
+          help="What the defocus values are (as for 'tie'): the focus each colour channel shows, or the "
+               "focus of each channel's centre wavelength (then averaged over the channel's response)."),
+    Param("channel_bandwidth", "float", 0.05, unit="µm", minimum=0.001, maximum=0.3,
+          help="Std of each channel's Gaussian spectral response; only with focal_shift='at centre "
+               "wavelengths'."),
+)
+RGB_SAMPLES = Param("samples", "int", 1, minimum=1, maximum=64, refine_only=True,
+                    help="Posterior samples drawn in one batch; the result is their mean and, for more "
+                         "than 1, their per-pixel standard deviation is the uncertainty map. Costs N times "
+                         "the refinement.")
+
+
+def rgb_optics(params: dict) -> dict:
+    """The optics dict of models.rgb_inputs from a method's parameters."""
+    wavelengths = tuple(params.get("wavelengths", (0.63, 0.55, 0.45)))
+    defocus = tuple(params.get("defocus", (-1.5, 0.0, 1.5)))
+    if params.get("focal_shift", "per channel") == "at centre wavelengths":
+        from ..retrieval.tie import effective_defocus
+        defocus = effective_defocus(wavelengths, defocus, float(params.get("channel_bandwidth", 0.05)))
+    return {"wavelengths_um": wavelengths,
+            "defocus_um": defocus,
+            "pixel_size_um": float(params.get("pixel_size", 0.2)),
+            "medium_index": float(params.get("medium_index", 1.33)),
+            "na_illumination": float(params.get("na_illumination", 0.3)),
+            "na_detection": float(params.get("na_detection", 0.55))}
+
+
 def _make_run(modality: str, predictor: str, refine: bool):
     def run(data, *, background=None, cache=None, device: str = "auto",
             **params: Any) -> Generator[Progress, None, Result]:
@@ -67,8 +115,12 @@ def _make_run(modality: str, predictor: str, refine: bool):
         kwargs = {k: params[k] for k in ("sampler", "steps", "seed", "pc_snr", "guidance", "samples")
                   if k in params}
         extras: dict = {}
+        if modality == "rgb":
+            kwargs["optics"] = rgb_optics(params)
         phase, meta = yield from pipe.run(data, background if modality == "hologram" else None,
                                           t_corrupt=t_corrupt, cache=cache, extras=extras, **kwargs)
+        if modality == "rgb":
+            meta["optics"] = kwargs["optics"]
         meta["units"] = "rad"
         return Result(phase=phase, metadata=meta, uncertainty=extras.get("uncertainty"),
                       residual=extras.get("residual"))
@@ -91,13 +143,14 @@ def _register_all() -> None:
             name=f"unet{suffix}", modality=modality, title="U-Net",
             description=f"Vanilla U-Net with full skip connections: phase in radians from {what} "
                         "in one forward pass (DiffPR paper's baseline).",
-            params=(DEVICE,), run=_make_run(modality, "unet", False),
+            params=RGB_OPTICS_PARAMS + (DEVICE,) if not bg else (DEVICE,), run=_make_run(modality, "unet", False),
             uses_background=bg, uses_torch=True, tags=("deep learning",)), replace=True)
         register(Method(
             name=f"reduced-unet{suffix}", modality=modality, title="Reduced U-Net",
             description=f"Asymmetric U-Net without the high-resolution skips (DiffPR stage 1): a "
                         f"1/4-scale phase map from {what}, upsampled bicubically to full size.",
-            params=(DEVICE,), run=_make_run(modality, "reduced-unet", False),
+            params=RGB_OPTICS_PARAMS + (DEVICE,) if not bg else (DEVICE,),
+            run=_make_run(modality, "reduced-unet", False),
             uses_background=bg, uses_torch=True, tags=("deep learning",)), replace=True)
         register(Method(
             name=f"diffpr{suffix}", modality=modality, title="DiffPR",
@@ -105,8 +158,44 @@ def _register_all() -> None:
                         "noised to t_corrupt and refined by an unconditional diffusion prior that "
                         "restores fine detail. Changing only t_corrupt, sampler, steps or seed "
                         "reuses the stage-1 prediction.",
-            params=HOLOGRAM_DIFFPR_PARAMS if bg else DIFFPR_PARAMS, run=_make_run(modality, "reduced-unet", True),
+            params=HOLOGRAM_DIFFPR_PARAMS if bg else RGB_OPTICS_PARAMS + DIFFPR_PARAMS[:-1] + (RGB_SAMPLES, DEVICE),
+            run=_make_run(modality, "reduced-unet", True),
             uses_background=bg, uses_torch=True, tags=("deep learning", "diffusion")), replace=True)
+
+    register(Method(
+        name="zmd", modality="rgb", title="Zero-Mean Diffusion",
+        description="Zero-Mean Diffusion (seed 001): a mean network predicts the expected phase from "
+                    "physics-normalised features of the RGB image (computed with the given optics), a "
+                    "conditional diffusion model generates the residual phase around it (<= 10 network "
+                    "evaluations); samples > 1 averages N residuals and returns their per-pixel std.",
+        params=RGB_OPTICS_PARAMS + ZMD_PARAMS, run=run_zmd, uses_torch=True,
+        tags=("deep learning", "diffusion")), replace=True)
+
+
+ZMD_PARAMS = (
+    Param("samples", "int", 1, minimum=1, maximum=64, refine_only=True,
+          help="Residual samples drawn in one batch; the result is the mean network's phase plus their "
+               "mean, and for N > 1 their per-pixel standard deviation is the uncertainty map."),
+    Param("sampler", "str", "dpm++", choices=("dpm++", "ddim"), refine_only=True,
+          help="Reverse-diffusion solver for the residual (both deterministic given the seed)."),
+    Param("steps", "int", 10, minimum=1, maximum=1000, refine_only=True,
+          help="Sampler steps from pure noise to the residual (network evaluations per sample)."),
+    Param("seed", "int", 0, minimum=0, maximum=2**63 - 1, refine_only=True,
+          help="Seed of the starting noise: the same seed gives the same result."),
+    DEVICE,
+)
+
+
+def run_zmd(data, *, background=None, cache=None, device: str = "auto", samples: int = 1,
+            sampler: str = "dpm++", steps: int = 10, seed: int = 0, **params: Any) -> Generator[Progress, None, Result]:
+    from .zmd import load_zmd
+
+    pipe = load_zmd(device)
+    extras: dict = {}
+    phase, meta = yield from pipe.run(data, optics=rgb_optics(params), sampler=sampler, steps=steps,
+                                      samples=samples, seed=seed, extras=extras)
+    meta["units"] = "rad"
+    return Result(phase=phase, metadata=meta, uncertainty=extras.get("uncertainty"))
 
 
 _register_all()

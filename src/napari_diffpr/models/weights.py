@@ -30,13 +30,13 @@ import torch
 from ..errors import RetrievalError
 
 MODEL_NAMES = ("unet-hologram", "reduced-unet-hologram", "unet-rgb", "reduced-unet-rgb", "prior",
-               "prior-hologram", "prior-rgb")
+               "prior-hologram", "prior-rgb", "zmd-rgb")
 WEIGHTS_DIR_ENV = "NAPARI_DIFFPR_WEIGHTS_DIR"
 # What each role must be: architecture and the task (modality) it was trained for.
 _ROLE = {"unet-hologram": ("VanillaUNet", "hologram"), "reduced-unet-hologram": ("ReducedUNet", "hologram"),
          "unet-rgb": ("VanillaUNet", "rgb"), "reduced-unet-rgb": ("ReducedUNet", "rgb"),
          "prior": ("DiffusionUNet", "prior"), "prior-hologram": ("DiffusionUNet", "prior"),
-         "prior-rgb": ("DiffusionUNet", "prior")}
+         "prior-rgb": ("DiffusionUNet", "prior"), "zmd-rgb": ("ZMD", "rgb")}
 _OVERRIDES: dict[str, Path] = {}
 _CACHE: dict[tuple[str, str], tuple[torch.nn.Module, dict]] = {}
 _LOCK = threading.Lock()
@@ -45,8 +45,9 @@ _LOCK = threading.Lock()
 def _architectures() -> dict[str, type]:
     from .prior import DiffusionUNet
     from .unet import ReducedUNet, VanillaUNet
+    from .zmd import ZMD
 
-    return {"VanillaUNet": VanillaUNet, "ReducedUNet": ReducedUNet, "DiffusionUNet": DiffusionUNet}
+    return {"VanillaUNet": VanillaUNet, "ReducedUNet": ReducedUNet, "DiffusionUNet": DiffusionUNet, "ZMD": ZMD}
 
 
 def build_model(config: dict) -> torch.nn.Module:

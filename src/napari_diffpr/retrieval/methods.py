@@ -16,7 +16,8 @@ from .refocus import DEFAULT_RANGE_UM, FOCUS_METRICS, refocus_phase
 from .fourier import FilterSpec, demodulate, divide_background, edge_margin, filter_radius, twin_limit
 from .sideband import Sideband, check_sideband, coarse_sideband, refine_peak, refine_radius
 from .spectrum import HalfRows
-from .tie import BOUNDARIES, DEFAULT_WAVELENGTHS_UM, tie_phase
+from .tie import (BOUNDARIES, CHANNEL_SIGMA_UM, DEFAULT_REGULARIZATION, DEFAULT_WAVELENGTHS_UM,
+                  FOCAL_SHIFT_MODES, effective_defocus, tie_phase)
 from .unwrap import UNWRAP_CHOICES, guide_step
 from .unwrap import unwrap as unwrap_phase
 
@@ -198,10 +199,19 @@ TIE_PARAMS = (
                "sample along the light. At least two must differ."),
     Param("pixel_size", "float", 0.2, unit="µm", minimum=1e-3, maximum=100.0,
           help="Camera pixel size in the sample plane (camera pixel / magnification)."),
-    Param("regularization", "float", 1.0, minimum=0.0, maximum=1e6,
+    Param("regularization", "float", DEFAULT_REGULARIZATION, minimum=0.0, maximum=1e6,
           help="Suppresses slow, cloudy background errors (the TIE's weak point). 0 = none; "
-               "1 halves the coarsest detail of the field of view; raise it if the background "
-               "is uneven, lower it to keep large smooth cells."),
+               "1 halves the coarsest detail of the field of view (and flattens cells larger than "
+               "about a quarter of it); raise it if the background is uneven, lower it to keep large "
+               "smooth cells."),
+    Param("focal_shift", "str", FOCAL_SHIFT_MODES[0], choices=FOCAL_SHIFT_MODES,
+          help="What the defocus values are: 'per channel' = the focus each colour channel shows "
+               "(e.g. measured by focusing each channel on a bead); 'at centre wavelengths' = the "
+               "focus of each channel's centre wavelength on the objective's focal-shift curve, "
+               "then averaged over the channel's spectral response (channel_bandwidth)."),
+    Param("channel_bandwidth", "float", CHANNEL_SIGMA_UM, unit="µm", minimum=0.001, maximum=0.3,
+          help="Standard deviation of each channel's (Gaussian) spectral response; used only with "
+               "focal_shift='at centre wavelengths'."),
     Param("boundary", "str", "neumann", choices=BOUNDARIES,
           help="'neumann' (mirror edges) avoids artefacts where objects touch the image border; "
                "'periodic' assumes the image wraps around."),
@@ -214,17 +224,22 @@ TIE_PARAMS = (
 
 
 def run_tie(data, *, background=None, cache=None, wavelengths=DEFAULT_WAVELENGTHS_UM,
-            defocus=(-1.5, 0.0, 1.5), pixel_size=0.2, regularization=1.0, boundary="neumann",
-            reference_wavelength=None, medium_index=1.33):
+            defocus=(-1.5, 0.0, 1.5), pixel_size=0.2, regularization=DEFAULT_REGULARIZATION, boundary="neumann",
+            reference_wavelength=None, medium_index=1.33, focal_shift=FOCAL_SHIFT_MODES[0],
+            channel_bandwidth=CHANNEL_SIGMA_UM):
     """Chromatic RGB brightfield image (H x W x 3) -> phase (radians)."""
     t0 = time.perf_counter()
     ref = wavelengths[1] if reference_wavelength is None else reference_wavelength
+    given = tuple(defocus)
+    if focal_shift == FOCAL_SHIFT_MODES[1]:
+        defocus = effective_defocus(wavelengths, defocus, channel_bandwidth)
     yield Progress("derivative", 1, 2, message="axial intensity derivative from R, G, B")
     phase = tie_phase(np.moveaxis(data, -1, 0), defocus, wavelengths, pixel_size,
                       reference_wavelength_um=ref, regularization=regularization,
                       boundary=boundary, medium_index=medium_index)
     yield Progress("solve", 2, 2, preview=phase, message=f"{boundary} Poisson solve")
     meta = {"reference_wavelength_um": ref, "timings": {"total_s": time.perf_counter() - t0},
+            "defocus_given_um": given, "defocus_used_um": tuple(float(v) for v in defocus),
             "device": "cpu", "phase_offset": "median (of every 2nd pixel each way) set to 0; TIE cannot measure the mean"}
     return Result(phase=phase, amplitude=None, metadata=meta)
 

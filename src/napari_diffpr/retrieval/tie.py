@@ -27,6 +27,15 @@ from .fftutil import dctn, fft2, idctn, ifft2
 
 BOUNDARIES = ("neumann", "periodic")
 DEFAULT_WAVELENGTHS_UM = (0.63, 0.55, 0.45)  # R, G, B channel centres (seed 001 / cvdm)
+# Default Tikhonov level. It was 1.0, which flattened large cells: a smooth cell 60 % of the field
+# of view kept only 56-64 % of its integrated phase (dry mass) on the project's simulator, and
+# cells of the mixed phantoms 71-95 %; at 0.1 the large cell keeps 92-98 % (PSNR 15 -> 26-28 dB)
+# and the mixed cells 96-120 %, for 1-5 dB more low-frequency noise on small cells
+# (docs/benchmarks.md, "TIE defaults").
+DEFAULT_REGULARIZATION = 0.1
+FOCAL_SHIFT_MODES = ("per channel", "at centre wavelengths")
+SENSOR_BAND_UM = (0.4, 0.7)
+CHANNEL_SIGMA_UM = 0.05
 
 
 def _defocus_levers(defocus_um) -> tuple[np.ndarray, np.ndarray, float]:
@@ -38,6 +47,33 @@ def _defocus_levers(defocus_um) -> tuple[np.ndarray, np.ndarray, float]:
         raise ParameterError(f"the planes' defocus values {tuple(z)} µm are all equal; TIE needs at "
                              "least two different defocus distances")
     return z, zc, szz
+
+
+def effective_defocus(wavelengths_um, defocus_um, channel_sigma_um: float = CHANNEL_SIGMA_UM,
+                      band_um=SENSOR_BAND_UM) -> tuple[float, ...]:
+    """The defocus each colour channel effectively records when ``defocus_um`` gives the focus of
+    the channels' *centre* wavelengths: with white light every wavelength has its own focus (the
+    parabola through the three (wavelength, defocus) points, a smooth chromatic focal shift), and a
+    channel sums them weighted by its Gaussian response (std ``channel_sigma_um``) over the sensor's
+    band. To first order in defocus the channel's intensity is I(0) + z_eff dI/dz with z_eff the
+    response-weighted mean focus - smaller than the centre's where the band truncates the response
+    (red, blue), which made the TIE phase ~11 % too small on the simulator's per-wavelength model."""
+    lc = [float(v) for v in wavelengths_um]
+    z = [float(v) for v in defocus_um]
+    if len(lc) != 3 or len(z) != 3:
+        raise ParameterError("effective_defocus needs three wavelengths and three defocus values")
+    if min(abs(lc[0] - lc[1]), abs(lc[1] - lc[2]), abs(lc[0] - lc[2])) < 1e-3:
+        raise ParameterError(f"the channel wavelengths {tuple(lc)} must differ to fit a focal-shift curve")
+    if not channel_sigma_um > 0:
+        raise ParameterError(f"channel_sigma_um must be > 0, got {channel_sigma_um}")
+    lam = np.linspace(band_um[0], band_um[1], 601)
+    basis = [np.prod([(lam - lc[d]) / (lc[c] - lc[d]) for d in range(3) if d != c], axis=0) for c in range(3)]
+    z_lam = sum(zc * b for zc, b in zip(z, basis))
+    out = []
+    for c in range(3):
+        w = np.exp(-0.5 * ((lam - lc[c]) / channel_sigma_um) ** 2)
+        out.append(float(np.sum(w * z_lam) / np.sum(w)))
+    return tuple(out)
 
 
 def axial_derivative(planes: np.ndarray, defocus_um) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +124,7 @@ def solve_poisson(rhs: np.ndarray, pixel_size_um: float, regularization: float,
     return -idctn(dctn(rhs) * _tikhonov_inverse(q, alpha))
 
 
-def tie_opd(stack, defocus_um, pixel_size_um: float, *, regularization: float = 1.0,
+def tie_opd(stack, defocus_um, pixel_size_um: float, *, regularization: float = DEFAULT_REGULARIZATION,
             boundary: str = "neumann", medium_index: float = 1.0) -> np.ndarray:
     """Optical path difference (µm, float32 H x W, median 0) from a focus stack
     (planes x H x W intensities) taken at ``defocus_um`` (one value per plane, µm; positive
@@ -120,7 +156,7 @@ def tie_opd(stack, defocus_um, pixel_size_um: float, *, regularization: float = 
 
 
 def tie_phase(stack, defocus_um, wavelengths_um, pixel_size_um: float, *,
-              reference_wavelength_um: float | None = None, regularization: float = 1.0,
+              reference_wavelength_um: float | None = None, regularization: float = DEFAULT_REGULARIZATION,
               boundary: str = "neumann", medium_index: float = 1.0) -> np.ndarray:
     """Phase (radians, float32 H x W, median 0) at ``reference_wavelength_um`` (default: the
     wavelength of the middle plane) from a focus stack with per-plane defocus and
@@ -139,7 +175,7 @@ def tie_phase(stack, defocus_um, wavelengths_um, pixel_size_um: float, *,
 
 def rgb_tie(rgb, *, wavelengths_um=DEFAULT_WAVELENGTHS_UM, defocus_um=(-1.5, 0.0, 1.5),
             pixel_size_um: float = 0.2, reference_wavelength_um: float | None = None,
-            regularization: float = 1.0, boundary: str = "neumann",
+            regularization: float = DEFAULT_REGULARIZATION, boundary: str = "neumann",
             medium_index: float = 1.0) -> np.ndarray:
     """Phase (radians at the green channel's wavelength unless ``reference_wavelength_um``)
     from one chromatic RGB brightfield image (H x W x 3, R, G, B last)."""

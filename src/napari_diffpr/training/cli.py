@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--install", action="store_true",
                    help="copy the exported weights into the package's weights folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--export-only", action="store_true",
+                   help="export (and with --install, install) the weights of <out>/checkpoint.pt without "
+                        "training, e.g. while a run continues in the background")
     return p
 
 
@@ -62,10 +65,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and trainer.checkpoint_path.is_file():
         trainer.load_checkpoint()
         print(f"resumed {args.model} at step {trainer.step} from {trainer.checkpoint_path}", file=sys.stderr)
-    summary = trainer.run(progress=not args.no_progress)
-    command = "napari-diffpr train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    if args.export_only:
+        if not trainer.checkpoint_path.is_file():
+            print(f"no checkpoint at {trainer.checkpoint_path} to export", file=sys.stderr)
+            return 1
+        trainer.load_checkpoint()
+        summary = trainer.summary()
+    else:
+        summary = trainer.run(progress=not args.no_progress)
+    command = "napari-diffpr train " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+                                                if a != "--export-only")
     weights = trainer.export(out / f"{args.model}.safetensors", command=command)
-    print(json.dumps({**summary, "weights": str(weights)}, indent=2))
+    extra = []
+    if args.model == "zmd-rgb":
+        # ZMD's mean network is a vanilla U-Net trained with its own MSE loss: it is the unet-rgb
+        extra.append(trainer.export_zmd_mean(out / "unet-rgb.safetensors", command=command))
+    print(json.dumps({**summary, "weights": str(weights), "also": [str(e) for e in extra]}, indent=2))
     if args.install:
         if trainer.step < cfg.steps:
             # the weight config records steps_done and steps_planned, so this stays visible
@@ -73,11 +88,12 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
         from ..models.weights import clear_cache, weights_dir
 
-        dest = weights_dir() / weights.name
-        shutil.copyfile(weights, dest)
-        shutil.copyfile(weights.with_suffix(".json"), dest.with_suffix(".json"))
+        for w in [weights, *extra]:
+            dest = weights_dir() / w.name
+            shutil.copyfile(w, dest)
+            shutil.copyfile(w.with_suffix(".json"), dest.with_suffix(".json"))
+            print(f"installed {dest}", file=sys.stderr)
         clear_cache()
-        print(f"installed {dest}", file=sys.stderr)
     return 0
 
 

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from ..models.inputs import DEFAULT_CONFIG, HOLOGRAM_INPUT, HOLOGRAM_INPUT_UNWRAPPED, RGB_INPUT
+from ..models.rgb_inputs import CHANNELS as RGB_PHYSICS_CHANNELS
+from ..models.rgb_inputs import RGB_PHYSICS_INPUT
 from .data import batch_generator, load_pool, make_batch
 
 # name -> (task, architecture, default model kwargs, default training crop size)
@@ -34,8 +36,17 @@ MODEL_SPECS: dict[str, tuple[str, str, dict, int]] = {
                                                   "residual_channel": 3}, 64),
     "reduced-unet-hologram": ("hologram", "ReducedUNet", {"in_channels": 4, "out_channels": 1, "base_channels": 16,
                                                           "residual_channel": 3}, 64),
-    "unet-rgb": ("rgb", "VanillaUNet", {"in_channels": 3, "out_channels": 1, "base_channels": 16, "depth": 4}, 64),
-    "reduced-unet-rgb": ("rgb", "ReducedUNet", {"in_channels": 3, "out_channels": 1, "base_channels": 16}, 64),
+    # RGB: physics-aware (issue 8): input = features computed with each sample's own random
+    # microscope (models.rgb_inputs); the network learns a correction on top of the TIE phase
+    # (channel 0), on training.rgb_data's pools
+    "unet-rgb": ("rgb", "VanillaUNet", {"in_channels": RGB_PHYSICS_CHANNELS, "out_channels": 1, "base_channels": 16,
+                                        "depth": 4, "residual_channel": 0}, 64),
+    "reduced-unet-rgb": ("rgb", "ReducedUNet", {"in_channels": RGB_PHYSICS_CHANNELS, "out_channels": 1,
+                                                "base_channels": 16, "residual_channel": 0}, 64),
+    # Zero-Mean Diffusion (seed 001): mean U-Net + conditional residual diffusion, trained jointly
+    "zmd-rgb": ("zmd", "ZMD", {"in_channels": RGB_PHYSICS_CHANNELS, "base_channels": 16, "depth": 4,
+                               "residual_channel": 0, "diffusion_base_channels": 16,
+                               "diffusion_channel_mults": [1, 2, 4, 4]}, 64),
 }
 
 
@@ -86,7 +97,14 @@ def weight_config(cfg: TrainConfig) -> dict[str, Any]:
     if task == "hologram":
         out["input"] = HOLOGRAM_INPUT_UNWRAPPED if cfg.model_kwargs.get("in_channels") == 4 else HOLOGRAM_INPUT
     elif task == "rgb":
-        out["input"] = RGB_INPUT
+        out["input"] = RGB_PHYSICS_INPUT if cfg.model_kwargs.get("in_channels") == RGB_PHYSICS_CHANNELS else RGB_INPUT
+    elif task == "zmd":
+        from ..models.schedule import VPSchedule
+        from ..models.zmd import RESIDUAL_SCALE_RAD
+        out["task"] = "rgb"
+        out["input"] = RGB_PHYSICS_INPUT
+        out["schedule"] = VPSchedule().config()
+        out["residual_scale_rad"] = RESIDUAL_SCALE_RAD
     else:
         from ..models.schedule import VPSchedule
         out["schedule"] = VPSchedule().config()
@@ -126,6 +144,9 @@ def loss_for(cfg: TrainConfig, model, batch: dict, step_gen: torch.Generator, sc
         noise = torch.randn(x0.shape, generator=step_gen, device=x0.device)
         xt = schedule.add_noise(x0, t, noise)
         return F.mse_loss(model(xt, t), noise)
+    if task == "zmd":
+        from ..models.zmd import zmd_loss
+        return zmd_loss(model, batch["input"], batch["target"], schedule, step_gen, weight_config(cfg))[0]
     pred = model(batch["input"])
     target = batch["target_lr"] if arch == "ReducedUNet" else batch["target"]
     return F.mse_loss(pred, target)
@@ -152,7 +173,7 @@ class Trainer:
         self.history: list[dict] = []
         self._pools: dict[str, dict] = {}
         self.schedule = None
-        if MODEL_SPECS[self.cfg.model][0] == "prior":
+        if MODEL_SPECS[self.cfg.model][0] in ("prior", "zmd"):
             from ..models.schedule import VPSchedule
             self.schedule = VPSchedule()
 
@@ -187,8 +208,12 @@ class Trainer:
 
     @property
     def data_variant(self) -> str:
-        """"wide" (training.data.WIDE) for the physics-anchored hologram models, else "default"."""
-        return "wide" if weight_config(self.cfg).get("input") == HOLOGRAM_INPUT_UNWRAPPED else "default"
+        """"wide" (training.data.WIDE) for the physics-anchored hologram models, "rgb-physics"
+        (training.rgb_data) for the physics-aware RGB models, else "default"."""
+        rep = weight_config(self.cfg).get("input")
+        if rep == RGB_PHYSICS_INPUT:
+            return "rgb-physics"
+        return "wide" if rep == HOLOGRAM_INPUT_UNWRAPPED else "default"
 
     # ---------------------------------------------------------------- training
     def pool(self, split: str) -> dict:
@@ -197,6 +222,11 @@ class Trainer:
             cfg = self.cfg
             n = cfg.pool_size if split == "train" else cfg.validation_size
             task = MODEL_SPECS[cfg.model][0]
+            if self.data_variant == "rgb-physics":
+                from .rgb_data import load_rgb_pool
+                self._pools[split] = load_rgb_pool(split, n, cfg.pool_image, cfg.cache_dir, self.device,
+                                                   config=weight_config(cfg))
+                return self._pools[split]
             self._pools[split] = load_pool(split, n, cfg.pool_image, task, cfg.cache_dir, self.device,
                                            config=weight_config(cfg), variant=self.data_variant)
         return self._pools[split]
@@ -204,7 +234,7 @@ class Trainer:
     def train_step(self) -> float:
         cfg = self.cfg
         task = MODEL_SPECS[cfg.model][0]
-        batch = make_batch(task, self.pool("train"), self.step, cfg.batch_size, cfg.size)
+        batch = make_batch("rgb" if task == "zmd" else task, self.pool("train"), self.step, cfg.batch_size, cfg.size)
         step_gen = batch_generator("train", self.step, self.device, salt=1 + cfg.seed)
         for group in self.opt.param_groups:
             group["lr"] = lr_at(cfg, self.step)
@@ -231,7 +261,8 @@ class Trainer:
         task = MODEL_SPECS[cfg.model][0]
         losses = []
         for i in range(max(1, cfg.validation_size // cfg.batch_size)):
-            batch = make_batch(task, self.pool("validation"), i, cfg.batch_size, cfg.size, split="validation")
+            batch = make_batch("rgb" if task == "zmd" else task, self.pool("validation"), i, cfg.batch_size,
+                               cfg.size, split="validation")
             losses.append(float(loss_for(cfg, model, batch, batch_generator("validation", i, self.device, salt=1),
                                          self.schedule)))
         return sum(losses) / len(losses)
@@ -285,12 +316,38 @@ class Trainer:
         task = MODEL_SPECS[cfg.model][0]
         what = {"prior": "phase maps only",
                 "hologram": "each with one randomised hologram, half demodulated with their background",
-                "rgb": "each with one randomised RGB rendering"}[task]
+                "rgb": "each with one randomised RGB rendering",
+                "zmd": "each with one randomised RGB rendering"}[task]
+        if self.data_variant == "rgb-physics":
+            from ..optics.rgb_random import HELD_OUT_KIND, RGB_WIDE
+            what += (f" from its own random microscope {json.dumps(RGB_WIDE)} (optics.rgb_random), input = "
+                     f"physics-normalised features (models.rgb_inputs); held out of training: {HELD_OUT_KIND!r}")
         if self.data_variant == "wide":
             from .data import HELD_OUT, WIDE
             what += (f"; wide randomisation {json.dumps(WIDE)}; held out of training: {json.dumps(HELD_OUT)}")
         return (f"napari_diffpr.optics.simulate: pool of {cfg.pool_size} phantoms of {cfg.pool_image}^2 "
                 f"(train seeds), {what}; random {cfg.size}^2 crops and flips/rotations")
+
+    def export_zmd_mean(self, path: str | Path, command: str = "") -> Path:
+        """Write the EMA of a zmd-rgb run's mean network as unet-rgb weights (a VanillaUNet on the
+        physics-normalised RGB input, trained by its own MSE; the diffusion's conditioning on it
+        is detached, so the joint training does not change what it learns)."""
+        from ..models.weights import save_weights
+
+        config = weight_config(self.cfg)
+        mean = self.ema.mean
+        config.update({"name": "unet-rgb", "task": "rgb", "architecture": "VanillaUNet",
+                       "model_kwargs": dict(mean.init_kwargs)})
+        for key in ("schedule", "residual_scale_rad"):
+            config.pop(key, None)
+        config["training"] = {**self.summary(), "batch_size": self.cfg.batch_size, "crop_size": self.cfg.size,
+                              "lr": self.cfg.lr, "ema_decay": self.cfg.ema_decay, "device": str(self.device),
+                              "torch_threads": self.cfg.threads, "command": command,
+                              "note": "the mean network of zmd-rgb (trained jointly, own MSE loss)",
+                              "data": self.data_description()}
+        path = save_weights(mean, path, config)
+        (Path(path).with_suffix(".json")).write_text(json.dumps(config, indent=2))
+        return path
 
     def export(self, path: str | Path, command: str = "") -> Path:
         """Write the EMA weights and their config (with the training record) as safetensors."""
