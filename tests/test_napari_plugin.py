@@ -23,7 +23,7 @@ def test_manifest_and_readers_do_not_import_torch_or_qt():
             "print(len(m.contributions.widgets), bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().endswith("6 []"), out.stdout
+    assert out.stdout.strip().endswith("7 []"), out.stdout
 
 
 def test_manifest_validates():
@@ -32,7 +32,7 @@ def test_manifest_validates():
     manifest = PluginManifest.from_file(REPO / "src" / "napari_diffpr" / "napari.yaml")
     assert {w.display_name for w in manifest.contributions.widgets} == {"Reconstruct", "Line profile",
                                                                          "Metrics", "Measure", "Refocus",
-                                                                         "Compensate"}
+                                                                         "Compensate", "Stack"}
     assert {s.key for s in manifest.contributions.sample_data} == {"hologram", "rgb"}
     menus = manifest.contributions.menus
     assert "napari/layers/filter" in menus and "napari/layers/measure" in menus
