@@ -11,6 +11,7 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox
 
 from ..errors import InputError, ParameterError
 from ..retrieval.compensate import BASES
+from .dock_fit import narrow_combos, scroll_body, wrap_label
 from .layers import spatial_kwargs
 from .lifecycle import connect_while_alive
 
@@ -34,8 +35,12 @@ class CompensateWidget(Container):
                                       "2 adds defocus/astigmatism, 3 coma and trefoil, 4 spherical")
         self._run = PushButton(text="Compensate")
         self._status = Label(value="")
-        self._status.native.setWordWrap(True)
-        super().__init__(widgets=[self._phase, self._region, self._basis, self._order, self._run, self._status])
+        self._body = Container(widgets=[self._phase, self._region, self._basis, self._order, self._run,
+                                        self._status])
+        super().__init__(widgets=[], labels=False)
+        wrap_label(self._status)
+        narrow_combos(self._body)
+        scroll_body(self, self._body)  # fits a laptop screen next to the other docks
         self._run.changed.connect(lambda *_: self.compensate())
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             connect_while_alive(self.native, event, self.reset_choices)

@@ -17,6 +17,7 @@ from qtpy.QtWidgets import QAbstractItemView, QFileDialog, QTableWidget, QTableW
 
 from ..errors import InputError, ParameterError
 from ..measure import DEFAULT_ALPHA_ML_PER_G, measure, tracks_data
+from .dock_fit import narrow_combos, scroll_body, wrap_label
 from .layer_info import pixel_size_um
 from .layers import spatial_kwargs
 from .lifecycle import connect_while_alive
@@ -73,19 +74,23 @@ class MeasureWidget(Container):
         self._run = PushButton(text="Measure")
         self._export = PushButton(text="Export CSV…")
         self._status = Label(value="")
-        super().__init__(widgets=[self._phase, self._cells, self._wavelength, self._pixel, self._medium,
-                                  self._alpha, self._cell_index, self._run, self._export, self._status])
+        self._body = Container(widgets=[self._phase, self._cells, self._wavelength, self._pixel, self._medium,
+                                        self._alpha, self._cell_index, self._run, self._export, self._status])
+        super().__init__(widgets=[], labels=False)
+        wrap_label(self._status)
         self.table = QTableWidget(0, len(SHOWN))
         self.table.setHorizontalHeaderLabels([HEADERS[c] for c in SHOWN])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.native.layout().addWidget(self.table)
+        self._body.native.layout().addWidget(self.table)
         from .mpl_canvas import ThemedCanvas
 
         self.canvas = ThemedCanvas(napari_viewer, figsize=(4.0, 2.6))
-        self.native.layout().addWidget(self.canvas)
+        self._body.native.layout().addWidget(self.canvas)
+        narrow_combos(self._body)
+        scroll_body(self, self._body)  # fits a laptop screen next to the other docks
 
         self._run.changed.connect(lambda *_: self.measure())
         self._export.changed.connect(lambda *_: self._ask_export())

@@ -12,8 +12,11 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSlider, FloatSpinBox, Label, PushButton
 
+from ..caching import fingerprint
 from ..errors import InputError, ParameterError
 from ..retrieval.refocus import DEFAULT_RANGE_UM, FOCUS_METRICS
+from . import lineage
+from .dock_fit import narrow_combos, scroll_body, wrap_label
 from .layer_info import pixel_size_um
 from .lifecycle import connect_while_alive
 
@@ -46,12 +49,17 @@ class RefocusWidget(Container):
                                    tooltip="Propagation distance; positive = towards the camera")
         self._auto = PushButton(text="Autofocus")
         self._status = Label(value="")
-        super().__init__(widgets=[self._hologram, self._background, self._wavelength, self._pixel, self._medium,
-                                  self._metric, self._range, self._slider, self._auto, self._status])
+        self._body = Container(widgets=[self._hologram, self._background, self._wavelength, self._pixel,
+                                        self._medium, self._metric, self._range, self._slider, self._auto,
+                                        self._status])
+        super().__init__(widgets=[], labels=False)
+        wrap_label(self._status)
         from .mpl_canvas import ThemedCanvas
 
         self.canvas = ThemedCanvas(napari_viewer, figsize=(4.0, 2.4))
-        self.native.layout().addWidget(self.canvas)
+        self._body.native.layout().addWidget(self.canvas)
+        narrow_combos(self._body)
+        scroll_body(self, self._body)  # fits a laptop screen next to the other docks
         self._slider.changed.connect(lambda value: self.refocus_to(float(value)))
         self._auto.changed.connect(lambda *_: self.autofocus())
         self._range.changed.connect(lambda value: self._set_range(float(value)))
@@ -108,7 +116,10 @@ class RefocusWidget(Container):
         holo = self._viewer.layers[name]
         bg = self._viewer.layers[bg_name] if bg_name not in (None, NONE) and bg_name in self._viewer.layers else None
         optics = (self._wavelength.value, self._pixel.value, self._medium.value)
-        key = (id(holo.data), None if bg is None else id(bg.data), optics)
+        # keyed on the layers' identities and bytes: napari hands plugins a proxy viewer (id()
+        # of a layer changes on every access) and a layer's data may be edited in place
+        key = (lineage.uid(holo), lineage.uid(bg), fingerprint(np.asarray(holo.data),
+                                                               None if bg is None else np.asarray(bg.data)), optics)
         if key != self._cache_key:
             from .. import api
 
