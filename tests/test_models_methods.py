@@ -29,7 +29,7 @@ def test_learned_methods_are_registered_with_their_specs():
         t = m.param("t_corrupt")
         assert (t.kind, t.minimum, t.maximum, t.widget, t.refine_only) == ("int", 0, 999, "slider", True)
         assert m.param("sampler").choices == ("pc", "ddim", "dpm++")
-        extra = {"guidance", "samples"} if name == "diffpr" else {"samples"}   # measurement: holograms only
+        extra = {"guidance", "samples"}
         assert set(m.refine_only_params) == {"t_corrupt", "sampler", "steps", "seed", "pc_snr"} | extra
         assert not m.param("device").refine_only
     assert {p.name for p in found["reduced-unet"].params} == {"device"}
@@ -40,7 +40,8 @@ def test_learned_methods_are_registered_with_their_specs():
         assert RGB_OPTICS <= names, name
         for shared in ("wavelengths", "defocus", "pixel_size", "medium_index", "focal_shift", "channel_bandwidth"):
             assert found[name].param(shared).default == tie.param(shared).default, (name, shared)
-    assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed"}
+    assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed", "guidance"}
+    assert found["zmd"].param("guidance").default == 0.0 == found["diffpr-rgb"].param("guidance").default
 
 
 def test_modality_picks_the_rgb_variant():

@@ -84,6 +84,11 @@ RGB_OPTICS_PARAMS = (
           help="Std of each channel's Gaussian spectral response; only with focal_shift='at centre "
                "wavelengths'."),
 )
+RGB_GUIDANCE = Param("guidance", "float", 0.0, minimum=0.0, maximum=10.0, refine_only=True,
+                     help="Forward-model consistency: at every reverse step the estimate takes this fraction "
+                          "of a gradient step (its linearised optimum) toward reproducing the measured RGB "
+                          "image through the chromatic brightfield model with the given optics. 0 = unguided. "
+                          "See docs/models.md.")
 RGB_SAMPLES = Param("samples", "int", 1, minimum=1, maximum=64, refine_only=True,
                     help="Posterior samples drawn in one batch; the result is their mean and, for more "
                          "than 1, their per-pixel standard deviation is the uncertainty map. Costs N times "
@@ -158,7 +163,8 @@ def _register_all() -> None:
                         "noised to t_corrupt and refined by an unconditional diffusion prior that "
                         "restores fine detail. Changing only t_corrupt, sampler, steps or seed "
                         "reuses the stage-1 prediction.",
-            params=HOLOGRAM_DIFFPR_PARAMS if bg else RGB_OPTICS_PARAMS + DIFFPR_PARAMS[:-1] + (RGB_SAMPLES, DEVICE),
+            params=HOLOGRAM_DIFFPR_PARAMS if bg else RGB_OPTICS_PARAMS + DIFFPR_PARAMS[:-1] + (RGB_GUIDANCE, RGB_SAMPLES,
+                                                                                          DEVICE),
             run=_make_run(modality, "reduced-unet", True),
             uses_background=bg, uses_torch=True, tags=("deep learning", "diffusion")), replace=True)
 
@@ -182,18 +188,20 @@ ZMD_PARAMS = (
           help="Sampler steps from pure noise to the residual (network evaluations per sample)."),
     Param("seed", "int", 0, minimum=0, maximum=2**63 - 1, refine_only=True,
           help="Seed of the starting noise: the same seed gives the same result."),
+    RGB_GUIDANCE,
     DEVICE,
 )
 
 
 def run_zmd(data, *, background=None, cache=None, device: str = "auto", samples: int = 1,
-            sampler: str = "dpm++", steps: int = 10, seed: int = 0, **params: Any) -> Generator[Progress, None, Result]:
+            sampler: str = "dpm++", steps: int = 10, seed: int = 0, guidance: float = 0.0,
+            **params: Any) -> Generator[Progress, None, Result]:
     from .zmd import load_zmd
 
     pipe = load_zmd(device)
     extras: dict = {}
     phase, meta = yield from pipe.run(data, optics=rgb_optics(params), sampler=sampler, steps=steps,
-                                      samples=samples, seed=seed, extras=extras)
+                                      samples=samples, seed=seed, guidance=guidance, extras=extras)
     meta["units"] = "rad"
     return Result(phase=phase, metadata=meta, uncertainty=extras.get("uncertainty"))
 

@@ -216,8 +216,15 @@ class DiffPRPipeline:
             guide, gmeta = self._guide(s1, x0.shape[-2:], guidance)
             meta.update(gmeta)
             options["guide"] = guide
+        elif guidance > 0 and self.modality == "rgb" and optics is not None:
+            # issue 8: the chromatic brightfield forward model with the user's optics
+            from .rgb_guidance import rgb_forward_guide
+            gstats: dict = {}
+            options["guide"] = rgb_forward_guide(frame, optics, lambda x: to_rad(x), guidance, self.device, gstats)
+            meta["guidance_measurement"] = "RGB image through the chromatic brightfield forward model"
+            meta["guidance_stats"] = gstats
         elif guidance > 0:
-            meta["guidance_note"] = "no measurement to guide by (RGB input): unguided"
+            meta["guidance_note"] = "no measurement to guide by (RGB input without optics): unguided"
         walk = get_sampler(sampler)(self.prior, self.schedule, x_t, t_corrupt, steps, generator=gen, **options)
         stage = f"refinement: {sampler}, t_corrupt={t_corrupt}"
         try:

@@ -119,7 +119,7 @@ class ZMDPipeline:
 
     def run(self, frame: np.ndarray, *, optics: dict | None = None, sampler: str = "dpm++", steps: int = 10,
             samples: int = 1, seed: int = 0, t_start: int | None = None, mean_only: bool = False,
-            extras: dict | None = None) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
+            guidance: float = 0.0, extras: dict | None = None) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
         """Yield Progress; return (phase radians float32 H x W, metadata). ``mean_only``: the mean
         network alone (no diffusion). ``extras`` receives ``uncertainty`` and ``samples`` for N > 1."""
         if sampler not in SAMPLERS or sampler == "pc":
@@ -158,8 +158,19 @@ class ZMDPipeline:
         def eps_fn(xt, t):
             return self.model.denoiser(xt, t, cond)
 
-        walk = get_sampler(sampler)(eps_fn, self.schedule, x_t, t_start, steps, generator=gen)
         scale = residual_units(self.config)
+        options = {}
+        if guidance > 0:
+            from .rgb_guidance import rgb_forward_guide
+            gstats: dict = {}
+            mu_full = mu_rad.detach()
+
+            def to_phase(r):
+                return mu_full + scale * r
+
+            options["guide"] = rgb_forward_guide(frame, optics or {}, to_phase, float(guidance), self.device, gstats)
+            meta["guidance_stats"] = gstats
+        walk = get_sampler(sampler)(eps_fn, self.schedule, x_t, t_start, steps, generator=gen, **options)
         try:
             while True:
                 try:
@@ -178,6 +189,7 @@ class ZMDPipeline:
             extras["samples"] = (mu_np[None] + r_rad).astype(np.float32)
         meta.update({"refinement": "zero-mean diffusion of the residual phi - mu, from pure noise",
                      "sampler": sampler, "steps": steps, "t_start": t_start, "samples": samples, "seed": int(seed),
+                     "guidance": float(guidance),
                      "network_evaluations": 1 + samples * network_evaluations(sampler, steps),
                      "residual_scale_rad": scale, "refine_seconds": time.perf_counter() - t1,
                      "schedule": self.schedule.config()})
