@@ -91,3 +91,20 @@ def test_stack_dock_computes_only_the_viewed_frame_then_all_with_cancel(qtbot, m
     np.testing.assert_array_equal(frame_layer.data, eager.phase[1])
     assert tuple(frame_layer.scale) == pytest.approx((0.2, 0.2))
     io  # noqa: B018 - the reader path above went through io.read
+
+
+def test_a_long_tiff_time_lapse_opens_lazily(tmp_path, make_napari_viewer, monkeypatch):
+    from napari_diffpr._napari import lazy_layers
+
+    stack = (np.stack([fringe_hologram(64, seed=i) for i in range(6)]) * 1000).astype(np.uint16)
+    path = io.write_tiff(tmp_path / "lapse.tif", stack, {"pixel_size_um": 0.3})
+    monkeypatch.setattr(lazy_layers, "LAZY_TIFF_FRAMES", 5)  # the real threshold is 100 frames
+    viewer = make_napari_viewer()
+    layer, = viewer.open(str(path), plugin="napari-diffpr")
+    assert type(layer.data).__module__.startswith("dask")
+    assert layer.data.chunks[0] == (1,) * 6  # one chunk per page
+    assert tuple(layer.scale)[-2:] == pytest.approx((0.3, 0.3))
+    np.testing.assert_array_equal(np.asarray(layer.data[4]), stack[4])
+    monkeypatch.setattr(lazy_layers, "LAZY_TIFF_FRAMES", 100)
+    small, = viewer.open(str(path), plugin="napari-diffpr")
+    assert isinstance(small.data, np.ndarray)  # short stacks load whole, as before

@@ -90,8 +90,10 @@ def supported(path) -> bool:
     return _suffix(Path(path)) in SUPPORTED_SUFFIXES
 
 
-def read(path) -> list[Item]:
-    """Read a measurement or a phase map; see the module docstring for formats. Raises
+def read(path, *, lazy: bool = False) -> list[Item]:
+    """Read a measurement or a phase map; see the module docstring for formats. ``lazy=True``:
+    a multi-frame TIFF (a time-lapse) comes back as a dask array over tifffile's zarr store, one
+    chunk per page, read only when used (OME-Zarr folders are always lazy). Raises
     FileNotFoundError for a missing file, InputError for unsupported, corrupt, truncated or
     incomplete files (the message names the file and what was expected) and ResourceError for
     an image larger than the memory budget."""
@@ -124,7 +126,7 @@ def read(path) -> list[Item]:
     if size == 0:
         raise InputError(f"{p.name} is empty (0 bytes): the write that made it failed or was interrupted")
     try:
-        items = readers[suffix](p)
+        items = _read_tiff(p, lazy=True) if lazy and suffix in TIFF_SUFFIXES else readers[suffix](p)
     except PermissionError as exc:
         raise InputError(f"cannot open {p.name}: permission denied ({exc.strerror or exc})") from None
     for item in items:
@@ -257,7 +259,7 @@ def _finish_item(p: Path, data: np.ndarray, name, kind, meta: dict) -> Item:
 
 
 # --------------------------------------------------------------------------------------- TIFF
-def _read_tiff(p: Path) -> list[Item]:
+def _read_tiff(p: Path, lazy: bool = False) -> list[Item]:
     import tifffile
 
     size = p.stat().st_size
@@ -272,8 +274,12 @@ def _read_tiff(p: Path) -> list[Item]:
             if not series.shape or 0 in series.shape:
                 raise InputError(f"{p.name} holds an empty image (shape {tuple(series.shape)})")
             _check_tiff_complete(series, size, p)
-            _check_memory(series.shape, series.dtype, p.name)
-            data = series.asarray()
+            lazy = lazy and len(series.pages) > 1  # issue 12: time-lapses stay on disk until viewed
+            if lazy:
+                data = _tiff_dask(p)
+            else:
+                _check_memory(series.shape, series.dtype, p.name)
+                data = series.asarray()
             axes = series.axes
             page = tif.pages[0]
             ij = tif.imagej_metadata or {}
@@ -300,11 +306,22 @@ def _read_tiff(p: Path) -> list[Item]:
     if isinstance(rec_meta, dict):
         meta.update(rec_meta)
     meta["source"], meta["format"], meta["axes"] = str(p), fmt, axes
+    if lazy:
+        meta["lazy"] = True
     if _positive_float(meta.get("pixel_size_um")) is None:  # our record keeps the exact value
         pixel = ome_info.get("pixel_size_um")
         meta["pixel_size_um"] = pixel if pixel is not None else _resolution_pixel_size_um(tags, ij)
     name = record.get("name") if isinstance(record.get("name"), str) and record.get("name") else _stem(p)
     return [_finish_item(p, data, name, kind, meta)]
+
+
+def _tiff_dask(p: Path):
+    """The first series of a TIFF as a dask array over tifffile's zarr store (one chunk per page)."""
+    import dask.array as da
+    import tifffile
+    import zarr
+
+    return da.from_zarr(zarr.open(tifffile.imread(p, aszarr=True, series=0), mode="r"))
 
 
 class _LogErrors(logging.Handler):

@@ -50,3 +50,26 @@ def lazy_layer_data(data, name: str, kind: str, metadata: dict[str, Any]) -> tup
             kwargs["contrast_limits"] = (float(lo), float(hi))
     kwargs["metadata"] = meta
     return (data, kwargs, "image")
+
+
+# A TIFF stack this large (or with this many frames) opens lazily in napari: frames are read
+# from disk when viewed (tifffile's zarr store). Smaller stacks load whole, as before.
+LAZY_TIFF_BYTES = 256 * 1024**2
+LAZY_TIFF_FRAMES = 100
+
+
+def should_open_lazily(path) -> bool:
+    """True for a multi-page TIFF of at least LAZY_TIFF_BYTES or LAZY_TIFF_FRAMES pages."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.suffix.lower() not in (".tif", ".tiff") or not p.is_file():
+        return False
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(p) as tif:
+            series = tif.series[0]
+            return len(series.pages) > 1 and (series.nbytes >= LAZY_TIFF_BYTES or len(series.pages) >= LAZY_TIFF_FRAMES)
+    except Exception:  # noqa: BLE001 - io.read reports unreadable files properly
+        return False

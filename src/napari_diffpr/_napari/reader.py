@@ -26,7 +26,9 @@ def read_layers(path) -> list[tuple]:
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     layers = []
     for p in paths:
-        for item in io.read(p):
+        from .lazy_layers import should_open_lazily
+
+        for item in io.read(p, lazy=should_open_lazily(p)):
             if item.metadata.get("lazy"):  # OME-Zarr (issue 12): dask data, scale from its axes
                 from .lazy_layers import lazy_layer_data
 
@@ -40,8 +42,9 @@ def napari_get_reader(path):
     """Return :func:`read_layers` only when every path is a file this plugin really understands
     (a TIFF or NPZ carrying napari-diffpr's record, an NPZ with the key ``data``, qpformat
     HDF5), checked cheaply from headers; else None, so napari opens ordinary TIFF/NPY files
-    with its own reader without asking which plugin to use (napari/napari#4389). Every file
-    format stays readable with ``viewer.open(path, plugin="napari-diffpr")``."""
+    with its own reader without asking which plugin to use (napari/napari#4389). A file not
+    claimed here (a plain TIFF or NPY, a foreign OME-TIFF) opens with napari's reader; with its
+    physical metadata it is read by ``napari_diffpr.io.read(path)`` (e.g. in napari's console)."""
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     from .. import omezarr
 
