@@ -168,8 +168,20 @@ def fourier_bytes(frame, params: dict, *, background: bool = False, cache: dict 
     full = filter_radius(sb, params.get("filter_size", 0.5), numerical_aperture=params.get("numerical_aperture"),
                          wavelength_um=params.get("wavelength"), pixel_size_um=params.get("pixel_size"))
     radius = min(full, twin)
-    if not radius > 0:
-        return math.inf
+    bin_width = 1.0 / max(h0, w0)
+    if radius < bin_width:
+        # Less than one frequency bin of the object's spectrum would pass: the result would be
+        # a constant or NaN, and the zero margins (a few 1/radius wide) would be enormous.
+        from .errors import RetrievalError
+
+        why = (f"its twin order is only {2 * twin:.3g} cycles/px away (a carrier at the Nyquist frequency)"
+               if twin < full else "the numerical aperture, wavelength and pixel size give that radius")
+        text = (f"the Fourier filter radius would be {radius:.3g} cycles/px, less than one frequency bin "
+                f"(1/{max(h0, w0)} = {bin_width:.3g}) of this {h0} x {w0} image: {why}. ")
+        if params.get("sideband") is not None or params.get("numerical_aperture") is not None:
+            raise ParameterError(text + "Check sideband, numerical_aperture, wavelength (µm) and pixel_size (µm).")
+        raise RetrievalError(text + f"The detected sideband (fy, fx) = ({sb.fy:.4f}, {sb.fx:.4f}) cycles/px "
+                             "cannot be separated from its twin; give the sideband explicitly if you know it.")
 
     def spectrum(r):
         m = edge_margin(r)
