@@ -43,7 +43,8 @@ def _cross_check(m: Method, resolved: dict[str, Any]) -> None:
 
 
 def run_method(data, method: str | Method = "fourier", *, background=None,
-               cache: dict | None = None, **params: Any) -> Generator[Progress, None, Result]:
+               cache: dict | None = None, tile: int | None = None, tile_overlap: int | None = None,
+               **params: Any) -> Generator[Progress, None, Result]:
     """Validate ``data`` and parameters, then run ``method`` frame by frame, yielding
     Progress events; return a Result (phase stacked to N x H x W when the input was a stack).
 
@@ -83,9 +84,16 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
         if not isinstance(frame_cache, dict):
             raise ParameterError(f"cache[{i}] must be a dict (the per-frame cache); got {type(frame_cache).__name__}")
         need = memory.run_bytes(m, frame, resolved, background=bg is not None, cache=frame_cache, n_frames=n)
-        memory.check(need, f"method {m.name!r} on a {frame.shape[0]} x {frame.shape[1]} image"
-                     + (f" (stack of {n})" if n > 1 else ""), _memory_hint(m, resolved))
-        gen = m.run(frame, background=bg, cache=frame_cache, **resolved)
+        tile_px = _tile_for(m, frame, resolved, bg is not None, need, n, tile, tile_overlap)
+        if tile_px:  # issue 12: networks on overlapping, blended tiles sized by the memory budget
+            from .models import tiling
+
+            gen = tiling.run_tiled(m, frame, bg, resolved, tile=tile_px,
+                                   overlap=tiling.DEFAULT_OVERLAP if tile_overlap is None else tile_overlap)
+        else:
+            memory.check(need, f"method {m.name!r} on a {frame.shape[0]} x {frame.shape[1]} image"
+                         + (f" (stack of {n})" if n > 1 else ""), _memory_hint(m, resolved))
+            gen = m.run(frame, background=bg, cache=frame_cache, **resolved)
         while True:
             try:
                 event = next(gen)
@@ -152,7 +160,8 @@ def _flatten_leading(arr: np.ndarray, background, *, rgb: bool):
 
 def reconstruct(data, method: str | Method = "fourier", *, background=None,
                 progress: Callable[[Progress], Any] | None = None,
-                cache: dict | None = None, **params: Any) -> Result:
+                cache: dict | None = None, tile: int | None = None, tile_overlap: int | None = None,
+                **params: Any) -> Result:
     """Reconstruct a phase map (radians) from ``data`` with ``method``.
 
     data: a 2-D off-axis hologram (H x W), a hologram stack (N x H x W), an RGB chromatic
@@ -166,6 +175,10 @@ def reconstruct(data, method: str | Method = "fourier", *, background=None,
     background: a sample-free hologram of the same size (hologram methods only).
     progress: called with each Progress event; return False from it to cancel
     (raises napari_diffpr.errors.Cancelled).
+    tile, tile_overlap: network methods on large frames run on overlapping tiles blended
+    without seams (:mod:`napari_diffpr.models.tiling`): by default only when the whole frame
+    would exceed the memory budget, with the largest tile that fits; ``tile=N`` forces N px
+    tiles, ``tile=0`` never tiles. ``tile_overlap`` (px, default 64) is the cross-fade width.
     **params: the method's parameters; see ``napari_diffpr.methods()[name].params``.
     """
     if progress is not None and not callable(progress):
@@ -174,8 +187,11 @@ def reconstruct(data, method: str | Method = "fourier", *, background=None,
     if _is_dask(data):  # issue 12: a lazy result, computed frame by frame on demand
         from .lazy import reconstruct_lazy
 
+        if tile is not None or tile_overlap is not None:
+            params.update(tile=tile, tile_overlap=tile_overlap)
         return reconstruct_lazy(data, method, background=background, **params)
-    gen = run_method(data, method, background=background, cache=cache, **params)
+    gen = run_method(data, method, background=background, cache=cache, tile=tile, tile_overlap=tile_overlap,
+                     **params)
     while True:
         try:
             event = next(gen)
@@ -184,6 +200,26 @@ def reconstruct(data, method: str | Method = "fourier", *, background=None,
         if progress is not None and progress(event) is False:
             gen.close()
             raise Cancelled("reconstruction cancelled by the progress callback")
+
+
+def _tile_for(m: Method, frame, resolved: dict, background: bool, need: float, n: int, tile, overlap) -> int | None:
+    """Tile side for a network method: ``tile`` when given (0: never tile), else only when the
+    whole frame would exceed the memory budget, the largest tile that fits (None: none does,
+    and the memory check refuses the run as before)."""
+    if tile is not None and (not isinstance(tile, (int, np.integer)) or isinstance(tile, bool) or tile < 0):
+        raise ParameterError(f"tile must be a whole number of pixels (0 = never tile) or None (automatic); got {tile!r}")
+    if overlap is not None and (not isinstance(overlap, (int, np.integer)) or isinstance(overlap, bool) or overlap < 0):
+        raise ParameterError(f"tile_overlap must be a whole number of pixels >= 0; got {overlap!r}")
+    if not m.uses_torch or tile == 0:
+        return None
+    if tile:
+        return int(tile) if int(tile) < max(frame.shape[:2]) else None
+    if need <= memory.budget_bytes():
+        return None
+    from .models import tiling
+
+    return tiling.tile_for_budget(m, frame, resolved, background=background, n_frames=n,
+                                  overlap=tiling.DEFAULT_OVERLAP if overlap is None else overlap)
 
 
 def _is_dask(data) -> bool:
@@ -198,7 +234,9 @@ def _memory_hint(m: Method, params: dict[str, Any]) -> str:
                 "Nyquist frequency whose twin order leaves no room) pads the image enormously: check "
                 "sideband, numerical_aperture, wavelength and pixel_size, or use filter_size; or crop the image.")
     if base == "diffpr" and int(params.get("samples", 1) or 1) > 1:
-        return "Use fewer posterior samples, or crop the image (tiled processing is planned)."
+        return ("Use fewer posterior samples, or crop the image: even the smallest tile (with the whole-frame "
+                "arrays) does not fit the budget.")
     if m.uses_torch:
-        return "Crop the image or bin it (tiled processing of large images is planned)."
+        return ("Crop or bin the image: even the smallest tile (with the whole-frame arrays) does not fit "
+                "the budget.")
     return "Crop the image."

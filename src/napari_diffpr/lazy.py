@@ -50,7 +50,9 @@ class LazyResult:
             raise InputError(f"the measurement must have at least 2 dimensions (H x W); got shape {data.shape}")
         self.method = _method_of(method, data.shape)
         self.params = dict(params)
-        resolved = self.method.resolve_params(self.params)  # parameter errors now, not at compute time
+        run_options = {k: self.params.pop(k) for k in ("tile", "tile_overlap") if k in self.params}
+        resolved = self.method.resolve_params(self.params)
+        self.params.update(run_options)  # reconstruct's own options (tiling) pass through  # parameter errors now, not at compute time
         self.rgb = self.method.modality == "rgb"
         spatial = 3 if self.rgb else 2
         if data.ndim < spatial:
