@@ -10,6 +10,7 @@ from typing import Any, Callable, Generator
 import numpy as np
 
 from . import __version__, memory
+from .caching import CallCache
 from .errors import Cancelled, InputError, ParameterError, RetrievalError
 from .methods import Method, get_method
 from .result import Progress, Result
@@ -74,16 +75,22 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
         backgrounds = (check_background(background, frames, intensity=m.uses_torch) if background is not None
                        else [None] * len(frames))
 
-    cache = {} if cache is None else cache
+    cache = CallCache() if cache is None else cache  # our own, for this call only: no fingerprints
     phases, amplitudes, frame_meta = [], [], []
     maps: dict[str, list] = {"uncertainty": [], "residual": []}
     t0 = time.perf_counter()
     n = len(frames)
+    stack = None
+    if m.name == "fourier" and n > 1:  # issue 12: batched row FFTs, optionally one sideband search
+        from .retrieval.stack import FourierStack
+
+        stack = FourierStack(frames, resolved, prefill=isinstance(cache, CallCache))
     for i, (frame, bg) in enumerate(zip(frames, backgrounds)):
-        frame_cache = cache.setdefault(i, {}) if n > 1 else cache
+        frame_cache = cache.setdefault(i, CallCache() if isinstance(cache, CallCache) else {}) if n > 1 else cache
         if not isinstance(frame_cache, dict):
             raise ParameterError(f"cache[{i}] must be a dict (the per-frame cache); got {type(frame_cache).__name__}")
-        need = memory.run_bytes(m, frame, resolved, background=bg is not None, cache=frame_cache, n_frames=n)
+        frame_params = resolved if stack is None else stack.before(i, frame_cache, resolved)
+        need = memory.run_bytes(m, frame, frame_params, background=bg is not None, cache=frame_cache, n_frames=n)
         tile_px = _tile_for(m, frame, resolved, bg is not None, need, n, tile, tile_overlap)
         if tile_px:  # issue 12: networks on overlapping, blended tiles sized by the memory budget
             from .models import tiling
@@ -93,7 +100,7 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
         else:
             memory.check(need, f"method {m.name!r} on a {frame.shape[0]} x {frame.shape[1]} image"
                          + (f" (stack of {n})" if n > 1 else ""), _memory_hint(m, resolved))
-            gen = m.run(frame, background=bg, cache=frame_cache, **resolved)
+            gen = m.run(frame, background=bg, cache=frame_cache, **frame_params)
         while True:
             try:
                 event = next(gen)
@@ -111,6 +118,10 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
                                  + (f" in frame {i}" if n > 1 else "")
                                  + "; the parameters do not fit this measurement (check the sideband, "
                                    "filter size, defocus and pixel size)")
+        if stack is not None:
+            stack.after(i, res.metadata)
+        if n > 1 and isinstance(cache, CallCache):
+            cache.pop(i, None)  # nobody re-runs from a call-local cache: free the frame's spectra
         phases.append(res.phase)
         amplitudes.append(res.amplitude)
         for key in maps:

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from ..caching import for_input
+from ..caching import CallCache, for_input
 from ..methods import Method, Param, register
 from ..result import Progress, Result
 from .background import BACKGROUND_FITS, choose_sign, fit_background
@@ -74,13 +74,19 @@ FOURIER_PARAMS = (
     Param("medium_index", "float", 1.333, minimum=1.0, maximum=2.0,
           help="Refractive index of the medium the light is refocused in (1.333 water/PBS, "
                "~1.335-1.337 culture medium)."),
+) + (
+    # Stacks (issue 12, retrieval/stack.py): appended so positional specs stay as they were.
+    Param("sideband_search", "str", "each frame", choices=("each frame", "first frame"),
+          help="Stacks: find the sideband in every frame, or only in the first and use it for all "
+               "(a fixed setup: the carrier does not move; faster). Ignored when a sideband is given."),
 )
 
 
 def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shape="smooth disk",
                 filter_size=0.5, numerical_aperture=None, wavelength=None, pixel_size=None,
                 unwrap="skimage", background_fit="plane", background_mask="auto", sign="auto",
-                refocus=None, focus_metric="tamura", focus_range=DEFAULT_RANGE_UM, medium_index=1.333):
+                refocus=None, focus_metric="tamura", focus_range=DEFAULT_RANGE_UM, medium_index=1.333,
+                sideband_search="each frame"):
     """Off-axis hologram -> phase (radians) and amplitude, yielding Progress events."""
     method = unwrap  # the parameter shadows nothing we need: the function is unwrap_phase
     timings: dict[str, float] = {}
@@ -90,7 +96,7 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
                                         wavelength_um=wavelength, pixel_size_um=pixel_size)
     # The caller keeps ``cache`` only for re-runs on the same input (e.g. the dock changing
     # the unwrapper or the filter shape), so the detection and the row spectra carry over.
-    cache = {} if cache is None else cache
+    cache = CallCache() if cache is None else cache
     for_input(cache, "fourier_", data)  # a different hologram must not reuse the spectra
 
     def row_spectra(margin):

@@ -31,6 +31,26 @@ class HalfRows:
         buf[:, w0:] = 0
         self.rows = rfft(buf, axis=1)  # H0 x (W // 2 + 1), complex64
 
+    @classmethod
+    def batch(cls, images: np.ndarray, margin: int = 0) -> list["HalfRows"]:
+        """HalfRows of every frame of an N x H0 x W0 stack from ONE batched row FFT (issue 12);
+        each equals ``HalfRows(images[i], margin)`` bit for bit (same mean, same 1-D transforms)."""
+        images = np.asarray(images, dtype=np.float32)
+        n, h0, w0 = images.shape
+        margin = max(0, int(margin))
+        shape = (next_fast_len(h0 + 2 * margin) if margin else h0, next_fast_len(w0 + 2 * margin) if margin else w0)
+        buf = np.empty((n, h0, shape[1]), dtype=np.float32)
+        for i in range(n):  # the per-frame mean exactly as __init__ computes it
+            np.subtract(images[i], np.float32(images[i].mean()), out=buf[i, :, :w0])
+        buf[:, :, w0:] = 0
+        rows = rfft(buf, axis=2)
+        out = []
+        for i in range(n):
+            hr = cls.__new__(cls)
+            hr.input_shape, hr.shape, hr.rows = (h0, w0), shape, rows[i]
+            out.append(hr)
+        return out
+
     def columns(self, kx: np.ndarray) -> np.ndarray:
         """Full 2-D spectrum columns ``kx`` (integer indices, may be negative): an array
         len(kx) x H indexed [column, ky]. Negative columns come from Hermitian symmetry,
