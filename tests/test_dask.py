@@ -92,3 +92,16 @@ def test_lazy_errors_early_for_bad_parameters_and_shapes():
         reconstruct(data, "fourier", filter_size="big")
     with pytest.raises(InputError):
         reconstruct(data, "fourier", background=np.ones((10, 10), np.float32))
+
+
+def test_cli_reconstructs_a_tzyx_tiff_and_writes_tzyx(tmp_path):
+    from napari_diffpr import io
+    from napari_diffpr.cli import main
+
+    data = (_stack((2, 2)) * 1000).astype(np.uint16)
+    src = io.write_tiff(tmp_path / "tz.tif", data, {"pixel_size_um": 0.2})
+    assert io.read(src)[0].data.shape == (2, 2, 64, 64)
+    assert main(["reconstruct", str(src), "-o", str(tmp_path / "p.tif"), "--unwrap", "lsq", "-q"]) == 0
+    item, = io.read(tmp_path / "p.tif")
+    assert item.data.shape == (2, 2, 64, 64) and item.metadata["axes"] == "TZYX"
+    np.testing.assert_array_equal(item.data[1, 0], reconstruct(data[1, 0], "fourier", unwrap="lsq").phase)

@@ -555,9 +555,9 @@ def write_phase_tiff(path, phase, metadata: dict | None = None, *, layout: str |
         phase = phase.phase
     meta.update(metadata or {})
     arr = _as_array(phase, "a phase map")
-    if arr.ndim not in (2, 3) or arr.dtype.kind not in "fiu" or 0 in arr.shape:
-        raise InputError(f"a phase map must be a non-empty real numeric H x W or N x H x W array; "
-                         f"got {arr.dtype} {arr.shape}")
+    if arr.ndim not in (2, 3, 4) or arr.dtype.kind not in "fiu" or 0 in arr.shape:
+        raise InputError(f"a phase map must be a non-empty real numeric H x W, N x H x W or T x Z x H x W "
+                         f"array; got {arr.dtype} {arr.shape}")
     if arr.ndim == 3 and arr.shape[-1] in (3, 4) and arr.shape[0] > 4:
         raise InputError(f"a phase map must be H x W or N x H x W; shape {arr.shape} looks like an RGB "
                          "image (H x W x 3), which is not a phase map")
@@ -617,7 +617,7 @@ def _write_tiff(p: Path, arr: np.ndarray, meta: dict, kind: str, layout: str | N
     text = json.dumps(record)
     is_rgb = kind == "rgb" or (arr.ndim in (3, 4) and arr.shape[-1] == 3 and kind != "phase")
     if layout == "ome":
-        axes = ("YXS" if arr.ndim == 3 else "TYXS") if is_rgb else ("YX" if arr.ndim == 2 else "TYX")
+        axes = ("YXS" if arr.ndim == 3 else "TYXS") if is_rgb else {2: "YX", 3: "TYX", 4: "TZYX"}[arr.ndim]
         ome_meta: dict[str, Any] = {"axes": axes, "Name": record["name"], "Description": text}
         kwargs: dict[str, Any] = {"ome": True, "metadata": ome_meta,
                                   "photometric": "rgb" if is_rgb else "minisblack"}
@@ -633,7 +633,7 @@ def _write_tiff(p: Path, arr: np.ndarray, meta: dict, kind: str, layout: str | N
         if pixel is not None:
             kwargs.update(resolution=(1e4 / pixel, 1e4 / pixel), resolutionunit="CENTIMETER")
         return _atomic_write(p, lambda fh: tifffile.imwrite(fh, arr, **kwargs), overwrite=overwrite)
-    ij_meta: dict[str, Any] = {"axes": "YX" if arr.ndim == 2 else "TYX", "Info": text}
+    ij_meta: dict[str, Any] = {"axes": {2: "YX", 3: "TYX", 4: "TZYX"}[arr.ndim], "Info": text}  # TZYX: issue 12
     kwargs = {"imagej": True, "metadata": ij_meta}
     if pixel is not None:
         ij_meta["unit"] = "um"
