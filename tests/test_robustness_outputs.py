@@ -207,3 +207,21 @@ def test_demo_refuses_to_overwrite(tmp_path, capsys, monkeypatch):
     out.write_bytes(b"mine")
     code, _, err = _run(["demo", "--no-gui", "--size", "64", "-q", "-o", out], capsys)
     assert code == 2 and "already exists" in err and out.read_bytes() == b"mine"
+
+
+def test_readme_command_line_block_runs_in_order_in_an_empty_folder(tmp_path, monkeypatch, capsys):
+    """The README's own command sequence re-writes cell_phase.tif: with the overwrite guard it
+    must say --overwrite where it means it."""
+    import re
+    import shlex
+
+    pytest.importorskip("napari_diffpr.optics.simulate")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("### Command line", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    commands = [shlex.split(re.sub(r"\s+#.*$", "", line))[1:] for line in block.strip().splitlines()]
+    assert len(commands) >= 4
+    for argv in commands:
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code == 0, (argv, err)
