@@ -78,3 +78,37 @@ def test_no_fingerprint_without_a_callers_cache(monkeypatch):
     reconstruct(_movie(3), "fourier", unwrap="none")
     with pytest.raises(AssertionError, match="hashed"):
         reconstruct(h, "fourier", unwrap="none", cache={})  # a kept cache must know its input
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_torch_fft_path_matches_scipy_within_float32_noise(given):
+    """fft_device='torch-cpu' runs the CUDA/MPS code path on the CPU: same field as scipy."""
+    pytest.importorskip("torch")
+    h = fringe_hologram(128, seed=4)
+    bg = fringe_hologram(128, seed=5)
+    kw = dict(unwrap="none", background_fit="none", sign="+1")
+    if given:
+        kw["sideband"] = (0.13, 0.21)
+    ref = reconstruct(h, "fourier", background=bg, **kw)
+    tor = reconstruct(h, "fourier", background=bg, fft_device="torch-cpu", **kw)
+    assert tor.metadata["fft"] == "torch" and ref.metadata["fft"] == "scipy"
+    assert tor.metadata["sideband_fy_fx"] == ref.metadata["sideband_fy_fx"]
+    strong = ref.amplitude > 0.1 * ref.amplitude.max()
+    d = np.angle(np.exp(1j * (tor.phase - ref.phase)))[strong]
+    assert np.abs(d).max() < 1e-4
+    np.testing.assert_allclose(tor.amplitude, ref.amplitude, rtol=1e-4, atol=1e-5 * ref.amplitude.max())
+
+
+def test_fft_device_names_are_checked():
+    from napari_diffpr.errors import ParameterError
+    from napari_diffpr.retrieval.torch_fft import torch_device
+
+    assert torch_device("cpu") is None
+    with pytest.raises(ParameterError):
+        reconstruct(fringe_hologram(64), "fourier", fft_device="tpu")
+    pytest.importorskip("torch")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="not available"):
+            torch_device("cuda")

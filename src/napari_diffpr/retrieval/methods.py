@@ -16,6 +16,7 @@ from .refocus import DEFAULT_RANGE_UM, FOCUS_METRICS, refocus_phase
 from .fourier import FilterSpec, demodulate, divide_background, edge_margin, filter_radius, twin_limit
 from .sideband import Sideband, check_sideband, coarse_sideband, refine_peak, refine_radius
 from .spectrum import HalfRows
+from .torch_fft import FFT_DEVICES, demodulate_torch, torch_device
 from .tie import (BOUNDARIES, CHANNEL_SIGMA_UM, DEFAULT_REGULARIZATION, DEFAULT_WAVELENGTHS_UM,
                   FOCAL_SHIFT_MODES, effective_defocus, tie_phase)
 from .unwrap import UNWRAP_CHOICES, guide_step
@@ -79,6 +80,10 @@ FOURIER_PARAMS = (
     Param("sideband_search", "str", "each frame", choices=("each frame", "first frame"),
           help="Stacks: find the sideband in every frame, or only in the first and use it for all "
                "(a fixed setup: the carrier does not move; faster). Ignored when a sideband is given."),
+    Param("fft_device", "str", "cpu", choices=FFT_DEVICES,
+          help="Where the filtering FFTs run: 'cpu' (scipy), 'cuda' / 'mps' (torch on the GPU), 'auto' "
+               "(a GPU when there is one, else scipy), 'torch-cpu' (torch on the CPU, to compare). "
+               "Same results within float32 rounding."),
 )
 
 
@@ -86,7 +91,7 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
                 filter_size=0.5, numerical_aperture=None, wavelength=None, pixel_size=None,
                 unwrap="skimage", background_fit="plane", background_mask="auto", sign="auto",
                 refocus=None, focus_metric="tamura", focus_range=DEFAULT_RANGE_UM, medium_index=1.333,
-                sideband_search="each frame"):
+                sideband_search="each frame", fft_device="cpu"):
     """Off-axis hologram -> phase (radians) and amplitude, yielding Progress events."""
     method = unwrap  # the parameter shadows nothing we need: the function is unwrap_phase
     timings: dict[str, float] = {}
@@ -97,7 +102,8 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
     # The caller keeps ``cache`` only for re-runs on the same input (e.g. the dock changing
     # the unwrapper or the filter shape), so the detection and the row spectra carry over.
     cache = CallCache() if cache is None else cache
-    for_input(cache, "fourier_", data)  # a different hologram must not reuse the spectra
+    for_input(cache, "fourier_", data)
+    tdev = torch_device(fft_device)  # None: scipy FFTs (issue 12: torch on CUDA/MPS)  # a different hologram must not reuse the spectra
 
     def row_spectra(margin):
         key = ("fourier_rows", margin)
@@ -110,12 +116,14 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
         if "fourier_coarse" not in cache:
             cache["fourier_coarse"] = coarse_sideband(data)
         coarse = cache["fourier_coarse"]
-        spectrum = row_spectra(edge_margin(radius_of(coarse)))
+        margin = edge_margin(radius_of(coarse))
+        spectrum = row_spectra(margin)
         fy, fx = refine_peak(spectrum, coarse.fy, coarse.fx, refine_radius(data.shape, spectrum.shape))
         sb = Sideband(fy, fx, coarse.prominence).canonical()[0]
     else:
         sb = check_sideband(sideband, data.shape)
-        spectrum = row_spectra(edge_margin(radius_of(sb)))
+        margin = edge_margin(radius_of(sb))
+        spectrum = row_spectra(margin) if tdev is None else None  # torch computes its own rows
     radius = radius_of(sb)
     # Carriers near the Nyquist frequency bring the twin order's alias close: never filter
     # past half way to it (that would mix the conjugate field in).
@@ -126,9 +134,15 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
     yield Progress("detect", 1, total, message=f"sideband at (fy, fx) = ({sb.fy:.4f}, {sb.fx:.4f}) cycles/px")
 
     t = time.perf_counter()
-    field = demodulate(spectrum, sb, spec)
-    if background is not None:
-        field = divide_background(field, demodulate(HalfRows(background, edge_margin(radius)), sb, spec))
+    if tdev is None:
+        field = demodulate(spectrum, sb, spec)
+        if background is not None:
+            field = divide_background(field, demodulate(HalfRows(background, edge_margin(radius)), sb, spec))
+    else:
+        field = demodulate_torch(data, margin, sb, filter_shape, radius, tdev)
+        if background is not None:
+            field = divide_background(field, demodulate_torch(background, edge_margin(radius), sb, filter_shape,
+                                                              radius, tdev))
     amplitude = np.abs(field)
     phase = np.angle(field).astype(np.float32, copy=False)
     timings["filter_s"] = time.perf_counter() - t
@@ -191,7 +205,8 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
         "sign": chosen,
         "upsampling": UPSAMPLING,
         "timings": timings,
-        "device": "cpu",
+        "device": "cpu" if tdev is None else str(tdev),
+        "fft": "scipy" if tdev is None else "torch",
     }
     return Result(phase=phase, amplitude=amplitude, metadata=meta)
 
