@@ -98,3 +98,16 @@ def test_batch_is_chosen_only_when_needed_and_inputs_expand(tmp_path):
     assert names == ["cell0.tif", "cell1.tif", "movie.ome.zarr"]  # sorted, no duplicates
     with pytest.raises(FileNotFoundError):
         batch.expand_inputs([str(src / "nope.tif")])
+
+
+def test_time_step_and_format_options_reach_the_ome_zarr_output(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    stack = (np.stack([fringe_hologram(64, seed=i) for i in range(3)]) * 1000).astype(np.uint16)
+    io.write_tiff(src / "lapse.tif", stack, {"pixel_size_um": 0.2})
+    out = tmp_path / "out"
+    assert main(["reconstruct", str(src / "lapse.tif"), "-o", str(out) + "/", "--workers", "0", "--format", "zarr",
+                 "--time-step", "5", *OPTS]) == 0
+    item, = io.read(out / "lapse_phase.ome.zarr")
+    assert item.metadata["scale"] == [5.0, pytest.approx(0.2), pytest.approx(0.2)]
+    assert item.metadata["axis_labels"] == ["t", "y", "x"] and item.data.shape == (3, 64, 64)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .errors import InputError, OutputError, ParameterError
 
-BATCH_FLAGS = ("--scheduler", "--workers", "--format", "--frames-per-task")
+BATCH_FLAGS = ("--scheduler", "--workers", "--format", "--frames-per-task", "--time-step", "--z-step")
 FORMATS = ("auto", "tif", "zarr")
 
 
@@ -156,7 +156,8 @@ def plan(inputs: Sequence[Path], output: Path, *, fmt: str = "auto", overwrite: 
             rec = {**(record or {}), "input_file": str(p), "input_shape": list(item.data.shape),
                    "axes": item.metadata.get("axes"), "name": out.name.split(".")[0],
                    **{k: item.metadata.get(k) for k in ("pixel_size_um", "time_step_s", "z_step_um")
-                      if item.metadata.get(k) is not None}}
+                      if item.metadata.get(k) is not None},
+                   **{k: v for k, v in (record or {}).items() if k in ("time_step_s", "z_step_um")}}
             store = omezarr.FrameStore.create(out, lead, item.data.shape[len(lead):len(lead) + 2], rec,
                                               overwrite=overwrite, resume=True)
             done = store.done()
@@ -188,7 +189,7 @@ def _reconstruct_item(data, kind_meta: dict, method_name: str, params: dict, bac
 
 
 def run_task(task: Task, method_name: str, params: dict, background: str | None, overwrite: bool,
-             memory_budget: str | None = None) -> dict:
+             memory_budget: str | None = None, extra_meta: dict | None = None) -> dict:
     """Run one task (in a worker or in this process); never raises: returns
     {"label", "ok", "frames", "error"}."""
     from . import io, memory, omezarr
@@ -211,7 +212,7 @@ def run_task(task: Task, method_name: str, params: dict, background: str | None,
                                             bg if _uses_background(method_name, data) else None)
             meta = {k: main.metadata.get(k) for k in ("pixel_size_um", "wavelength_um", "medium_index",
                                                       "time_step_s", "axes") if main.metadata.get(k) is not None}
-            meta.update(input_file=str(task.input), name=Path(task.output).name.split(".")[0])
+            meta.update(input_file=str(task.input), name=Path(task.output).name.split(".")[0], **(extra_meta or {}))
             if bg is not None and method.uses_background:
                 meta["background_file"] = str(background or task.input)
             io.write(task.output, res, {**res.metadata, **meta}, kind="phase", overwrite=overwrite)
@@ -253,19 +254,20 @@ def make_client(scheduler: str | None, workers: int | None):
 
 
 def execute(tasks: list[Task], method_name: str, params: dict, *, background: str | None = None,
-            overwrite: bool = False, memory_budget: str | None = None, client=None, progress=None) -> list[dict]:
+            overwrite: bool = False, memory_budget: str | None = None, client=None, progress=None,
+            extra_meta: dict | None = None) -> list[dict]:
     """Run every task, on ``client`` (dask distributed) or in this process when None;
     ``progress(n_frames)`` is called as tasks finish. Returns the task reports in task order."""
     reports: dict[int, dict] = {}
     if client is None:
         for i, t in enumerate(tasks):
-            reports[i] = run_task(t, method_name, params, background, overwrite, memory_budget)
+            reports[i] = run_task(t, method_name, params, background, overwrite, memory_budget, extra_meta)
             if progress:
                 progress(t.size)
         return [reports[i] for i in range(len(tasks))]
     from distributed import as_completed
 
-    futures = {client.submit(run_task, t, method_name, params, background, overwrite, memory_budget,
+    futures = {client.submit(run_task, t, method_name, params, background, overwrite, memory_budget, extra_meta,
                              pure=False, key=f"napari-diffpr-{i}-{t.label}-{time.time_ns()}"): i
                for i, t in enumerate(tasks)}
     for fut in as_completed(list(futures)):
@@ -324,6 +326,10 @@ def _parser(method, all_methods) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="auto",
                    help="output format: tif, zarr (OME-Zarr), or auto (OME-Zarr for OME-Zarr and N-D inputs, "
                         "else TIFF)")
+    p.add_argument("--time-step", type=float, default=None, metavar="S",
+                   help="time between frames in seconds, recorded with OME-Zarr outputs (default: the input's)")
+    p.add_argument("--z-step", type=float, default=None, metavar="UM",
+                   help="z spacing in µm, recorded with OME-Zarr outputs (default: the input's)")
     p.add_argument("--frames-per-task", type=int, default=0, metavar="K",
                    help="OME-Zarr inputs: frames per task (default: about 4 tasks per worker, at most 32)")
     _add_safety_options(p)
@@ -363,7 +369,8 @@ def main(argv: Sequence[str]) -> int:
         memory.set_budget(args.memory_budget)
     params = _collect_params(args)
     method.resolve_params(params)  # a bad parameter fails here, before any worker starts
-    record = {"method": method.name, "parameters": params}
+    extra = {k: v for k, v in (("time_step_s", args.time_step), ("z_step_um", args.z_step)) if v is not None}
+    record = {"method": method.name, "parameters": params, **extra}
     output = Path(args.output)
     work = plan(inputs, output, fmt=args.format, overwrite=args.overwrite, frames_per_task=args.frames_per_task,
                 n_workers=args.workers or os.cpu_count() or 1, record=record)
@@ -387,7 +394,7 @@ def main(argv: Sequence[str]) -> int:
         if args.workers != 0:
             client, cluster = make_client(args.scheduler, args.workers)
         reports = execute(work.tasks, method.name, params, background=args.background, overwrite=args.overwrite,
-                          memory_budget=args.memory_budget, client=client,
+                          memory_budget=args.memory_budget, client=client, extra_meta=extra,
                           progress=None if bar is None else bar.update)
     finally:
         if bar is not None:
