@@ -13,7 +13,8 @@ seeds; the "held-out family" row uses beads, which no RGB model saw in training.
 
 Scores: PSNR/SSIM/MAE of ``napari_diffpr.compare`` (reference min..max -> 0..1), the phase-scale
 error (integrated phase over the dilated cells / the truth's - 1, i.e. the dry-mass error) and
-seconds per image (one torch thread).
+seconds per image (one torch thread). ``unet-rgb`` is ZMD's mean network (exported from the
+zmd-rgb run), so its row is "ZMD's mean network alone".
 """
 from __future__ import annotations
 
@@ -46,7 +47,9 @@ METHODS = {
     "unet-rgb": ("unet-rgb", {}),
     "reduced-unet-rgb": ("reduced-unet-rgb", {}),
     "diffpr-rgb": ("diffpr-rgb", {}),
+    "diffpr-rgb (unguided)": ("diffpr-rgb", {"guidance": 0.0}),
     "zmd (1 sample)": ("zmd", {}),
+    "zmd (1 sample, unguided)": ("zmd", {"guidance": 0.0}),
     "zmd (8 samples)": ("zmd", {"samples": 8}),
 }
 TRAIN_KINDS = ("bcell", "wbc", "hela", "3t3", "rbc")

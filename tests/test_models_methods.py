@@ -41,7 +41,8 @@ def test_learned_methods_are_registered_with_their_specs():
         for shared in ("wavelengths", "defocus", "pixel_size", "medium_index", "focal_shift", "channel_bandwidth"):
             assert found[name].param(shared).default == tie.param(shared).default, (name, shared)
     assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed", "guidance"}
-    assert found["zmd"].param("guidance").default == 0.0 == found["diffpr-rgb"].param("guidance").default
+    assert found["zmd"].param("guidance").default == 1.0 == found["diffpr-rgb"].param("guidance").default
+    assert found["zmd"].param("guidance").minimum == 0.0          # 0 = unguided
 
 
 def test_modality_picks_the_rgb_variant():
