@@ -99,7 +99,7 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
                                    overlap=tiling.DEFAULT_OVERLAP if tile_overlap is None else tile_overlap)
         else:
             memory.check(need, f"method {m.name!r} on a {frame.shape[0]} x {frame.shape[1]} image"
-                         + (f" (stack of {n})" if n > 1 else ""), _memory_hint(m, resolved))
+                         + (f" (stack of {n})" if n > 1 else ""), _memory_hint(m, resolved, tiling_off=tile == 0))
             gen = m.run(frame, background=bg, cache=frame_cache, **frame_params)
         while True:
             try:
@@ -238,8 +238,10 @@ def _is_dask(data) -> bool:
     return type(data).__module__.split(".")[0] == "dask" and hasattr(data, "map_blocks")
 
 
-def _memory_hint(m: Method, params: dict[str, Any]) -> str:
+def _memory_hint(m: Method, params: dict[str, Any], tiling_off: bool = False) -> str:
     base = m.name[:-4] if m.name.endswith("-rgb") else m.name
+    if m.uses_torch and tiling_off:
+        return "Tiling is off (tile=0): leave tile unset to run on tiles that fit the budget, or crop the image."
     if base == "fourier":
         return ("A tiny filter radius (a numerical aperture far below the carrier, or a carrier at the "
                 "Nyquist frequency whose twin order leaves no room) pads the image enormously: check "
