@@ -41,6 +41,8 @@ examples:
   napari-diffpr reconstruct cell.npz -o cell_phase.tif
   napari-diffpr reconstruct cell.npz -o cell_phase.tif --method fourier --filter-size 0.4
   napari-diffpr compare cell_phase.tif cell.npz
+many inputs, folders, OME-Zarr, a Dask cluster: napari-diffpr reconstruct data/ -o phases/
+  (`reconstruct --workers 0 --help` lists the batch options; docs/cluster.md)
 """
 
 
