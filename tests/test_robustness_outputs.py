@@ -225,3 +225,15 @@ def test_readme_command_line_block_runs_in_order_in_an_empty_folder(tmp_path, mo
         code = main(argv)
         out, err = capsys.readouterr()
         assert code == 0, (argv, err)
+
+
+def test_files_named_by_options_are_not_taken_for_batch_inputs(tmp_path, holo_npz):
+    """`reconstruct IN -b BG -o OUT` and `--weights FILE` name existing files that are not
+    inputs: the single-file command (with its output checks) must handle them."""
+    from napari_diffpr import batch
+
+    np.save(tmp_path / "bg.npy", fringe_hologram(64))
+    (tmp_path / "w.safetensors").write_bytes(b"x")
+    for option, value in (("-b", tmp_path / "bg.npy"), ("--background", tmp_path / "bg.npy"),
+                          ("--weights", tmp_path / "w.safetensors"), ("--prior-weights", tmp_path / "w.safetensors")):
+        assert not batch.wants_batch([str(holo_npz), option, str(value), "-o", str(tmp_path / "p.tif")]), option

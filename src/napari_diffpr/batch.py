@@ -298,7 +298,11 @@ def wants_batch(argv: Sequence[str]) -> bool:
     # stays the single-file command's clear "is a folder" error); several inputs imply a folder
     if out and (out.lower().rstrip("/").endswith(".zarr") or out.endswith(("/", os.sep))):
         return True
-    existing = [a for a in args if not a.startswith("-") and a != out and (Path(a).exists() or _is_glob(a))]
+    # values of the single-file options that name files are not inputs (issue 10's --weights)
+    values = {args[i + 1] for i, a in enumerate(args[:-1])
+              if a in ("-b", "--background", "--weights", "--prior-weights")}
+    existing = [a for a in args if not a.startswith("-") and a != out and a not in values
+                and (Path(a).exists() or _is_glob(a))]
     return len(existing) > 1 or any(Path(a).is_dir() or _is_glob(a) for a in existing)
 
 
