@@ -343,3 +343,17 @@ def test_samples_std_is_finite_and_shrinks_where_the_measurement_is_strong():
 def test_rgb_pipeline_ignores_guidance_with_a_note(pipe):
     phase, meta = drain(pipe.run(rgb_frame(), t_corrupt=20, steps=2, guidance=1.0))[0]
     assert "guidance_note" in meta and phase.shape == (H, W)
+
+
+def test_samples_in_chunks_give_the_same_result(monkeypatch):
+    import napari_diffpr.models.pipeline as P
+
+    holo, _ = noisy_hologram(0.05)
+    pipe = anchored_pipe()
+    run = lambda: drain(pipe.run(holo, t_corrupt=50, steps=2, seed=3, guidance=3.0, samples=3,  # noqa: E731
+                                 sampler="ddim", extras={}))
+    (whole, _), _ = run()
+    monkeypatch.setattr(P, "SAMPLE_PIXELS", 1)       # one sample per sampler batch
+    (chunked, _), events = run()
+    np.testing.assert_allclose(chunked, whole, atol=1e-5, rtol=0)
+    assert events[-1].step == events[-1].total == 6 and "samples 3-3 of 3" in events[-1].stage

@@ -38,6 +38,7 @@ from .samplers import SAMPLERS, get_sampler, network_evaluations, wiener_guide
 from .schedule import VPSchedule
 
 CACHE_KEY = "diffpr.stage1"
+SAMPLE_PIXELS = 4 * 512 * 512   # the most pixels (samples x H x W) one sampler batch holds
 UPSAMPLING = "bicubic x4 (torch.nn.functional.interpolate, align_corners=False)"
 
 
@@ -192,11 +193,18 @@ class DiffPRPipeline:
             meta["upsampling"] = UPSAMPLING
         if s1.measurement is not None:
             meta["phase_noise_rad2"] = float(s1.measurement["phase_noise"][0])
+        surface = None
+        if s1.measurement is not None and not s1.measurement.get("with_background", True):
+            # No background hologram: the setup's aberration is left in the phase, as in Fourier
+            # filtering; remove a 2nd-order surface fitted to the background (retrieval's fit)
+            surface = self._aberration_surface(stage1_preview)
+            meta["background_fit"] = "poly2 through the background (no background hologram)"
         if t_corrupt == 0:
             meta["refinement"] = "none (t_corrupt = 0)"
+            out = stage1_preview.copy() if surface is None else stage1_preview - surface
             if extras is not None and s1.measurement is not None:
-                extras["residual"] = band_residual(stage1_preview, s1.measurement)
-            return stage1_preview.copy(), meta  # the preview went out already; don't share it
+                extras["residual"] = band_residual(out, s1.measurement)
+            return out, meta  # the preview went out already; don't share it
 
         t0 = time.perf_counter()
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -225,25 +233,40 @@ class DiffPRPipeline:
             meta["guidance_stats"] = gstats
         elif guidance > 0:
             meta["guidance_note"] = "no measurement to guide by (RGB input without optics): unguided"
-        walk = get_sampler(sampler)(self.prior, self.schedule, x_t, t_corrupt, steps, generator=gen, **options)
         stage = f"refinement: {sampler}, t_corrupt={t_corrupt}"
-        try:
-            while True:
-                try:
-                    step, total, x0_hat = next(walk)
-                except StopIteration as stop:
-                    x_final = stop.value
-                    break
-                yield Progress(stage=stage, step=step, total=total,
-                               preview=_to_numpy(to_rad(x0_hat.mean(dim=0, keepdim=True)), s1.crop))
-        finally:
-            walk.close()  # a cancelled run stops the sampler at once
+        # Samples run in chunks of at most SAMPLE_PIXELS pixels in all (memory stays bounded at
+        # any size); the noise was drawn for all of them above, and every sample is processed
+        # on its own by the prior, so the chunking does not change the result (pc draws its
+        # own noise per chunk from the same generator, in order).
+        per = max(1, min(samples, SAMPLE_PIXELS // max(1, x_t.shape[-2] * x_t.shape[-1])))
+        chunks = [(i, min(samples, i + per)) for i in range(0, samples, per)]
+        finals = []
+        for ci, (a, b) in enumerate(chunks):
+            walk = get_sampler(sampler)(self.prior, self.schedule, x_t[a:b], t_corrupt, steps, generator=gen, **options)
+            try:
+                while True:
+                    try:
+                        step, total, x0_hat = next(walk)
+                    except StopIteration as stop:
+                        finals.append(stop.value)
+                        break
+                    yield Progress(stage=stage + (f", samples {a + 1}-{b} of {samples}" if len(chunks) > 1 else ""),
+                                   step=ci * total + step, total=len(chunks) * total,
+                                   preview=_to_numpy(to_rad(x0_hat.mean(dim=0, keepdim=True)), s1.crop))
+            finally:
+                walk.close()  # a cancelled run stops the sampler at once
+        x_final = finals[0] if len(finals) == 1 else torch.cat(finals)
         final_rad = to_rad(x_final)
         phase = _to_numpy(final_rad.mean(dim=0, keepdim=True), s1.crop)
+        if surface is not None:
+            surface = self._aberration_surface(phase)   # refit: the refined map's own background
+            phase = phase - surface
         if extras is not None:
             if samples > 1:
                 extras["uncertainty"] = _to_numpy(final_rad.std(dim=0, keepdim=True), s1.crop)
                 extras["samples"] = np.stack([_to_numpy(final_rad[i:i + 1], s1.crop) for i in range(samples)])
+                if surface is not None:
+                    extras["samples"] -= surface[None]
             if s1.measurement is not None:
                 extras["residual"] = band_residual(phase, s1.measurement)
         alpha, sigma, _ = self.schedule.coefficients(t_corrupt)
@@ -269,6 +292,13 @@ class DiffPRPipeline:
                                f"(t < {trained_to}); expect less reliable detail")
         return phase, meta
 
+
+    @staticmethod
+    def _aberration_surface(phase: np.ndarray) -> np.ndarray:
+        from ..retrieval.background import fit_background
+
+        surface, _ = fit_background(phase, 2, "auto")
+        return surface.astype(np.float32)
 
     def _guide(self, s1: Stage1, shape, guidance: float):
         """The measurement-consistency step for this hologram on the prior's padded grid: the
