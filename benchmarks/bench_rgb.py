@@ -1,7 +1,7 @@
 """RGB stress matrix (issue 8): TIE, the physics-aware U-Nets, DiffPR-rgb and ZMD on chromatic
 RGB images of microscopes varied one factor at a time around a base microscope.
 
-    python benchmarks/bench_rgb.py --n 8 --threads 1 --out runs/i8/bench_rgb.json
+    python benchmarks/bench_rgb.py --n 4 --threads 1 --out runs/i8/bench_rgb.json  [--rows ...] [--methods ...]
 
 Base microscope: R/G/B at 0.63/0.55/0.45 µm focused at -1.5/0/+1.5 µm ("normal" order), pixel
 0.2 µm, water, NA_ill 0.3, NA_det 0.55, 5000 photons, 2 e- read noise, Gaussian channel responses
@@ -32,8 +32,8 @@ BASE = dict(wavelengths=(0.63, 0.55, 0.45), defocus=(-1.5, 0.0, 1.5), pixel_size
 ROWS = {
     "normal order": {},
     "reversed order": {"defocus": (1.5, 0.0, -1.5)},
-    "|defocus| 0.5 µm": {"defocus": (-0.5, 0.0, 0.5)},
-    "|defocus| 3 µm, reversed": {"defocus": (3.0, 0.0, -3.0)},
+    "defocus ±0.5 µm": {"defocus": (-0.5, 0.0, 0.5)},
+    "defocus ±3 µm, reversed": {"defocus": (3.0, 0.0, -3.0)},
     "pixel 0.1 µm": {"pixel_size": 0.1},
     "pixel 0.3 µm": {"pixel_size": 0.3},
     "low light (300 photons)": {"photons": 300.0},
@@ -50,7 +50,7 @@ METHODS = {
     "diffpr-rgb (unguided)": ("diffpr-rgb", {"guidance": 0.0}),
     "zmd (1 sample)": ("zmd", {}),
     "zmd (1 sample, unguided)": ("zmd", {"guidance": 0.0}),
-    "zmd (8 samples)": ("zmd", {"samples": 8}),
+    "zmd (4 samples)": ("zmd", {"samples": 4}),
 }
 TRAIN_KINDS = ("bcell", "wbc", "hela", "3t3", "rbc")
 
@@ -91,6 +91,41 @@ def optics_params(cfg: dict) -> dict:
             "channel_bandwidth": cfg["channel_sigma"]}
 
 
+def render(paths) -> str:
+    """Markdown from result files (``path`` or ``path:tag``; a tag is appended to that file's
+    method labels): one matrix of PSNR dB / phase-scale error per row x method, one of SSIM / MAE,
+    and the median over rows with seconds per image."""
+    merged: dict = {}
+    commands = []
+    for item in paths:
+        path, _, tag = item.partition(":")
+        doc = json.loads(Path(path).read_text())
+        commands.append(f"`python {doc['command']}` (n = {doc['n']}, {doc['size']}²)")
+        for row, methods in doc["results"].items():
+            for label, a in methods.items():
+                merged.setdefault(row, {})[f"{label} ({tag})" if tag else label] = a
+    labels = list(dict.fromkeys(lab for m in merged.values() for lab in m))
+    head = "| row | " + " | ".join(labels) + " |"
+    rule = "|---" * (len(labels) + 1) + "|"
+    out = ["Produced by " + "; ".join(commands) + ". Medians over the images of each row.", "",
+           "PSNR (dB) / phase-scale error:", "", head, rule]
+    for row, m in merged.items():
+        out.append(f"| {row} | " + " | ".join(
+            f"{m[lab]['psnr']:.1f} / {100 * m[lab]['scale_error']:+.0f} %" if lab in m else "–" for lab in labels) + " |")
+    out += ["", "SSIM / MAE:", "", head, rule]
+    for row, m in merged.items():
+        out.append(f"| {row} | " + " | ".join(
+            f"{m[lab]['ssim']:.2f} / {m[lab]['mae']:.3f}" if lab in m else "–" for lab in labels) + " |")
+    out += ["", "Median over the rows it ran on (PSNR dB, |scale error| %, s / image):", "",
+            "| method | rows | PSNR | abs. scale error | s / image |", "|---|---|---|---|---|"]
+    for lab in labels:
+        vals = [m[lab] for m in merged.values() if lab in m]
+        out.append(f"| {lab} | {len(vals)} | {statistics.median(v['psnr'] for v in vals):.2f} | "
+                   f"{100 * statistics.median(abs(v['scale_error']) for v in vals):.1f} | "
+                   f"{statistics.median(v['s_per_image'] for v in vals):.2f} |")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=8, help="images per row")
@@ -99,7 +134,11 @@ def main(argv=None) -> int:
     p.add_argument("--rows", nargs="*", default=None, help="row names (default all)")
     p.add_argument("--methods", nargs="*", default=None, help="method labels (default all)")
     p.add_argument("--out", default="runs/i8/bench_rgb.json")
+    p.add_argument("--render", nargs="*", default=None, help="print markdown tables from these result files")
     args = p.parse_args(argv)
+    if args.render:
+        print(render(args.render))
+        return 0
 
     import torch
 
