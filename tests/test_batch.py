@@ -56,6 +56,23 @@ def test_local_cluster_of_two_worker_processes_is_bit_identical_to_serial(tmp_pa
     assert serial["cell1_phase.tif"][1]["pixel_size_um"] == pytest.approx(0.2)
 
 
+def test_workers_use_their_own_thread_count_for_ffts_and_report_failures():
+    from distributed import Client, LocalCluster
+
+    from napari_diffpr.retrieval import fftutil
+
+    before = fftutil.WORKERS
+    task = batch.Task("nowhere.tif", "nowhere_phase.tif", None, "missing")
+    try:  # an in-process worker (processes=False) changes this process's setting: restored below
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            report = client.submit(batch.run_task, task, "fourier", {}, None, False, pure=False).result()
+        assert fftutil.WORKERS == 1  # the worker's one thread, not every core
+    finally:
+        fftutil.WORKERS = before
+    assert not report["ok"] and "nowhere.tif" in report["error"]  # a failure comes back as a report
+
+
 def test_resume_skips_written_outputs_and_frames_and_failures_are_listed(tmp_path, capsys):
     src = _inputs(tmp_path / "in", n_files=2, n_frames=3)
     (src / "broken.tif").write_bytes(b"II*\x00" + b"\x00" * 20)  # a truncated TIFF

@@ -196,6 +196,7 @@ def run_task(task: Task, method_name: str, params: dict, background: str | None,
     from .cli import _pick_background, _pick_measurement
 
     t0 = time.perf_counter()
+    _fit_threads_to_worker()
     try:
         if memory_budget is not None:
             memory.set_budget(memory_budget)
@@ -224,14 +225,32 @@ def run_task(task: Task, method_name: str, params: dict, background: str | None,
                 _, res = _reconstruct_item(frame, item.metadata, method_name, params,
                                            bg if _uses_background(method_name, frame) else None)
                 store.write_frame(index, res.phase, res.metadata)
+        from .retrieval import fftutil
+
         return {"label": task.label, "ok": True, "frames": task.size, "error": None,
-                "seconds": time.perf_counter() - t0}
+                "seconds": time.perf_counter() - t0, "fft_threads": fftutil.WORKERS}
     except Exception as exc:  # noqa: BLE001 - one failure must not stop the batch; listed at the end
         msg = f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, (InputError, ParameterError, OutputError, FileNotFoundError)):
             msg += "\n" + "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return {"label": task.label, "ok": False, "frames": task.size, "error": msg,
                 "seconds": time.perf_counter() - t0}
+
+
+def _fit_threads_to_worker() -> None:
+    """In a dask worker, the FFTs use the worker's threads, not every core of the machine (N
+    workers x N FFT threads would oversubscribe it). pocketfft splits work over independent 1-D
+    transforms, so the thread count does not change a single bit of the result."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        nthreads = getattr(worker, "nthreads", None) or worker.state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        return  # not in a worker
+    from .retrieval import fftutil
+
+    fftutil.WORKERS = max(1, int(nthreads))
 
 
 def _uses_background(method_name: str, data) -> bool:
