@@ -229,3 +229,29 @@ def test_shipped_prior_denoises_simulated_phase_maps_with_every_sampler():
                 out = stop.value
                 break
         assert psnr(out) > noisy + 5, name
+
+
+def test_shipped_diffpr_beats_fourier_on_a_small_low_light_hologram():
+    """Issue 7: 80 photons/px at fringe visibility 0.35, 128², with its background hologram, a
+    test-seed phantom of the training families. Measured (2 Dec): Fourier filtering 24.27 dB,
+    reduced U-Net 25.93 dB, DiffPR with default settings 26.44 dB (+2.2 dB over Fourier; +1.7 to
+    +3.0 dB on the next three test seeds). The margin asked here is 1 dB."""
+    if not {"reduced-unet-hologram", "prior"} <= set(_shipped()):
+        pytest.skip("DiffPR weights not shipped")
+    from napari_diffpr.models.weights import load_model
+    from napari_diffpr.optics import simulate
+    from napari_diffpr.training.data import batch_generator
+
+    if load_model("reduced-unet-hologram")[1].get("model_kwargs", {}).get("in_channels") != 4:
+        pytest.skip("the shipped reduced U-Net predates the physics-anchored input")
+    g = batch_generator("test", 500)
+    phase = simulate.phantom_batch(1, 128, kinds=["bcell", "wbc", "hela", "3t3"], generator=g)
+    holo, bg = simulate.hologram_batch(phase, generator=g, randomize=False, carrier=(0.12, -0.16),
+                                       visibility=0.35, photons=80.0)
+    h, b, ref = holo[0, 0].numpy(), bg[0, 0].numpy(), phase[0, 0].numpy()
+    fourier = napari_diffpr.compare(napari_diffpr.reconstruct(h, "fourier", background=b), ref)["psnr"]
+    res = napari_diffpr.reconstruct(h, "diffpr", background=b, device="cpu")
+    diffpr = napari_diffpr.compare(res, ref)["psnr"]
+    assert diffpr > fourier + 1.0, (diffpr, fourier)
+    assert res.uncertainty is not None and res.uncertainty.shape == h.shape and np.isfinite(res.uncertainty).all()
+    assert res.residual is not None and res.residual.shape == h.shape
