@@ -42,6 +42,26 @@ def as_frame_chunked(data):
     return data if isinstance(data, da.Array) else da.from_array(data, chunks=(1,) * (data.ndim - 2) + data.shape[-2:])
 
 
+def viewed_index(viewer, layer) -> tuple:
+    """Index over ``layer``'s leading axes (T, Z...) of the frame on screen in ``viewer``."""
+    n_lead = layer.data.ndim - (3 if layer.rgb else 2)
+    point = np.asarray(viewer.dims.point)[-layer.ndim:]
+    coords = np.asarray(layer.world_to_data(point))
+    return tuple(int(np.clip(round(float(c)), 0, s - 1)) for c, s in zip(coords[:n_lead], layer.data.shape))
+
+
+def add_lazy_layer(viewer, lazy: LazyResult, source, name: str, first_phase: np.ndarray):
+    """Add ``lazy.phase`` as an image layer with ``source``'s scale, units and axis labels.
+    Added hidden, then shown: a new layer slices at its own default point (frame 0) before the
+    viewer's dims apply, which would compute frame 0 for nothing."""
+    meta = {**lazy.metadata, "napari_diffpr_kind": "phase", "lazy": True}
+    layer = viewer.add_image(lazy.phase, name=name, colormap=UNWRAPPED_COLORMAP, metadata=meta, multiscale=False,
+                             contrast_limits=phase_contrast(first_phase), visible=False,
+                             **spatial_kwargs(source, lazy.phase.ndim))
+    layer.visible = True
+    return layer
+
+
 class StackWidget(Container):
     """Reconstruct the current frame, the whole stack lazily, or compute it all (see module doc)."""
 
@@ -103,11 +123,7 @@ class StackWidget(Container):
     # ------------------------------------------------------------------ actions
     def viewed_index(self, layer=None) -> tuple:
         """Index over the layer's leading axes of the frame on screen."""
-        layer = layer or self._layer()
-        n_lead = layer.data.ndim - (3 if layer.rgb else 2)
-        point = np.asarray(self._viewer.dims.point)[-layer.ndim:]
-        coords = np.asarray(layer.world_to_data(point))
-        return tuple(int(np.clip(round(float(c)), 0, s - 1)) for c, s in zip(coords[:n_lead], layer.data.shape))
+        return viewed_index(self._viewer, layer or self._layer())
 
     def make_lazy(self) -> LazyResult:
         layer = self._layer()
@@ -173,16 +189,9 @@ class StackWidget(Container):
         def show(res):
             self.lazy = lazy
             name = f"{layer.name} [{lazy.method.name}] (stack)"
-            meta = {**lazy.metadata, "napari_diffpr_kind": "phase", "lazy": True}
             if name in self._viewer.layers:
                 self._viewer.layers.remove(name)
-            # added hidden: a new layer slices at its own default point (frame 0) before the
-            # viewer's dims apply; shown afterwards, it computes only the frame on screen
-            self.result_layer = self._viewer.add_image(
-                lazy.phase, name=name, colormap=UNWRAPPED_COLORMAP, metadata=meta, multiscale=False,
-                contrast_limits=phase_contrast(res.phase), visible=False,
-                **spatial_kwargs(layer, lazy.phase.ndim))
-            self.result_layer.visible = True
+            self.result_layer = add_lazy_layer(self._viewer, lazy, layer, name, res.phase)
             self._status.value = f"lazy stack of {lazy.metadata['n_frames']} frame(s); frames compute when viewed"
 
         return self._start(lambda: lazy.frame(index), show)
