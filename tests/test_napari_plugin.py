@@ -66,13 +66,12 @@ def test_sample_layers_have_scale_and_ground_truth():
 
 def test_fourier_run_on_the_sample_gives_a_scaled_result(qtbot, make_napari_viewer):
     from napari_diffpr import compare
-    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
     from napari_diffpr._napari.sample_data import sample_layers
 
     viewer = make_napari_viewer()
     for data, kw, _ in sample_layers("hologram", size=128):
         viewer.add_image(data, **kw)
-    widget = ReconstructWidget(viewer)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Reconstruct")[1]
     widget._input.value = "hologram"
     widget._method.value = "fourier"
     assert widget._background.value == "hologram background"  # picked by name
@@ -163,13 +162,12 @@ def test_bad_files_give_clear_errors(tmp_path):
 
 
 def test_tie_run_on_the_rgb_sample(qtbot, make_napari_viewer):
-    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
     from napari_diffpr._napari.sample_data import sample_layers
 
     viewer = make_napari_viewer()
     for data, kw, _ in sample_layers("rgb", size=64):
         viewer.add_image(data, **kw)
-    widget = ReconstructWidget(viewer)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Reconstruct")[1]
     assert widget._input.choices == ("RGB brightfield",)  # the ground truth is no input
     assert set(widget._method.choices) == set(__import__("napari_diffpr").methods("rgb"))
     widget._method.value = "tie"
@@ -209,12 +207,10 @@ def test_ome_tiff_pixel_size_becomes_scale(tmp_path):
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not present")
 def test_measured_hl60_hologram_through_the_dock(qtbot, make_napari_viewer):
-    from napari_diffpr._napari.reconstruct_widget import ReconstructWidget
-
     viewer = make_napari_viewer()
     viewer.open(str(SHARED_DATA / "hl60_hologram.npz"), plugin="napari-diffpr")
     assert [layer.name for layer in viewer.layers] == ["hl60_hologram", "hl60_hologram background"]
-    widget = ReconstructWidget(viewer)
+    widget = viewer.window.add_plugin_dock_widget("napari-diffpr", "Reconstruct")[1]
     widget.set_input("hl60_hologram")
     widget.set_method("fourier")
     assert widget._background.value == "hl60_hologram background"
