@@ -111,10 +111,10 @@ def _source() -> str:
 # and 4096^2 (docs/benchmarks.md, "Memory": reduced U-Net 225-255 B/px, DiffPR with one sample
 # ~930 B/px) and psutil probes at 256^2-512^2 (vanilla U-Net 1.85x the reduced one), times a
 # 1.25 safety factor, plus a fixed allowance for small images (allocator and torch workspaces).
-# DiffPR's prior runs its posterior samples as one batch.
 NETWORK_BYTES_PER_PIXEL = {"reduced-unet": 300 * 1.25, "unet": 560 * 1.25}
 DIFFPR_STAGE1_BYTES_PER_PIXEL = 300 * 1.25
 DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL = 800 * 1.25
+DIFFPR_KEPT_BYTES_PER_SAMPLE_PIXEL = 24
 NETWORK_FIXED_BYTES = 128 * 1024**2
 DEFAULT_BYTES_PER_PIXEL = 200  # conventional methods not modelled below (TIE: FFTs of a few planes)
 
@@ -130,7 +130,16 @@ def estimate_bytes(method, frame, params: dict, *, background: bool = False, cac
         return NETWORK_BYTES_PER_PIXEL[base] * h * w + NETWORK_FIXED_BYTES
     if base == "diffpr":
         samples = int(params.get("samples", 1) or 1) if int(params.get("t_corrupt", 1) or 0) > 0 else 0
-        per_pixel = DIFFPR_STAGE1_BYTES_PER_PIXEL + DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL * samples
+        # The prior runs the samples in batches of at most SAMPLE_PIXELS pixels in all
+        # (models/pipeline.py); every sample's noisy start, result and the returned sample maps
+        # stay at full size (~24 B/px per sample).
+        try:
+            from .models.pipeline import SAMPLE_PIXELS
+        except ImportError:  # pragma: no cover - a build without the networks
+            SAMPLE_PIXELS = 4 * 512 * 512
+        active = min(samples, max(1, SAMPLE_PIXELS // max(1, h * w))) if samples else 0
+        per_pixel = (DIFFPR_STAGE1_BYTES_PER_PIXEL + DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL * active
+                     + DIFFPR_KEPT_BYTES_PER_SAMPLE_PIXEL * samples)
         return per_pixel * h * w + NETWORK_FIXED_BYTES
     return DEFAULT_BYTES_PER_PIXEL * h * w
 
