@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 import napari_diffpr as dp  # noqa: E402
 from napari_diffpr.models.rgb_inputs import CHANNELS, RGB_PHYSICS_INPUT, physics_features  # noqa: E402
 from napari_diffpr.optics import rgb_random  # noqa: E402
-from napari_diffpr.retrieval.tie import effective_defocus, tie_phase  # noqa: E402
+from napari_diffpr.retrieval.tie import effective_defocus  # noqa: E402
 
 
 def _mass(est, truth):

@@ -110,7 +110,6 @@ def red_cells(size: int, pixel_um: float, g, wavelength_um: float):
 def phantom(kind: str, size: int, pixel_um: float, g, wavelength_um: float = 0.55):
     """One phantom (1, 1, size, size) radians of ``kind`` with a physical cell size for
     ``pixel_um`` and a random phase gain."""
-    import torch
     import torch.nn.functional as F
 
     from .simulate import phantom_batch
