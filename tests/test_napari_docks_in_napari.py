@@ -351,3 +351,30 @@ def test_mixing_calibrated_and_pixel_layers_is_what_warns(qtbot, make_napari_vie
     finally:
         notification_manager.notification_ready.disconnect(posted.append)
     assert [n for n in posted if "units" in str(n.message).lower()]
+
+
+# ---- issue 10: the dock takes a weights file ----------------------------------------------------------
+def test_weights_file_field_checks_the_file_before_running(qtbot, tmp_path, make_napari_viewer):
+    from napari_diffpr import methods
+    from napari_diffpr.models import weights
+
+    if "reduced-unet" not in methods():
+        pytest.skip("the network weights are not installed")
+    viewer = make_napari_viewer()
+    viewer.add_image(fringe_hologram(64), name="holo")
+    widget = _dock(viewer, "Reconstruct")
+    _choose(qtbot, widget._method, "reduced-unet")
+    assert not widget._weights.native.isHidden() and widget._prior_weights.native.isHidden()
+    before = [layer.name for layer in viewer.layers]
+    # the vanilla U-Net's file for the reduced U-Net: refused before anything runs
+    widget._weights.value = weights.weight_path("unet-hologram")
+    _click(qtbot, widget._run_button)
+    assert widget.worker is None and "ReducedUNet" in widget._status.value
+    assert [layer.name for layer in viewer.layers] == before
+    # the right file runs
+    widget._weights.value = weights.weight_path("reduced-unet-hologram")
+    try:
+        _run_and_wait(qtbot, widget)
+        assert "holo [reduced-unet]" in viewer.layers
+    finally:
+        weights.use_weights_file(None, "reduced-unet-hologram")

@@ -388,15 +388,9 @@ def _use_weight_files(method, args) -> None:
         return
     if not method.uses_torch:
         raise ParameterError(f"--weights and --prior-weights are for network methods; {method.name!r} has no network")
-    base = method.name[:-4] if method.name.endswith("-rgb") else method.name
-    from .models.weights import prior_name, use_weights_file
+    from .models.weights import use_method_weights
 
-    if args.weights:
-        use_weights_file(args.weights, f"{'unet' if base == 'unet' else 'reduced-unet'}-{method.modality}")
-    if args.prior_weights:
-        if base != "diffpr":
-            raise ParameterError(f"--prior-weights is for diffpr; {method.name!r} uses no diffusion prior")
-        use_weights_file(args.prior_weights, prior_name(method.modality))
+    use_method_weights(method, args.weights, args.prior_weights)
 
 
 def _write_sample(sample: dict, kind: str, out: Path, overwrite: bool = True) -> list[Path]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
 from napari.utils.notifications import show_error
 
 from ..device import DEVICE_CHOICES
+from ..errors import DiffPRError
 from ..methods import Method, methods
 from ..result import Progress, Result
 from . import layers as result_layers
@@ -96,6 +97,11 @@ class ReconstructWidget(Container):
         self._device = ComboBox(label="device", choices=_device_choices(probe=False),
                                 tooltip="Where torch methods run; 'auto' picks CUDA, then MPS, then CPU")
         self._params = Container(labels=False)
+        self._weights = FileEdit(label="weights file", mode="r", filter="*.safetensors", value="",
+                                 tooltip="Your own trained or fine-tuned stage-1 network (.safetensors); "
+                                         "empty = the installed weights. Checked before anything runs.")
+        self._prior_weights = FileEdit(label="prior weights", mode="r", filter="*.safetensors", value="",
+                                       tooltip="Your own diffusion prior (.safetensors) for DiffPR; empty = installed")
         self._reset = PushButton(text="Reset from file",
                                  tooltip="Set the physical parameters (pixel size, wavelengths, ...) "
                                          "from the input layer's file again, replacing your edits")
@@ -104,7 +110,8 @@ class ReconstructWidget(Container):
         self._bar = ProgressBar(min=0, max=100, value=0, label="progress")
         self._status = Label(value="ready")
         self._body = Container(widgets=[self._input, self._background, self._pairing, self._method, self._about,
-                                        self._warning, self._device, self._params, self._reset,
+                                        self._warning, self._device, self._params, self._weights,
+                                        self._prior_weights, self._reset,
                                         Container(widgets=[self._run_button, self._cancel_button],
                                                   layout="horizontal", labels=False),
                                         self._bar, self._status])
@@ -267,6 +274,8 @@ class ReconstructWidget(Container):
         self._background.enabled = method.uses_background
         self._describe_pairing()
         self._device.enabled = any(p.name == "device" for p in method.params)
+        self._weights.visible = method.uses_torch
+        self._prior_weights.visible = method.uses_torch and method.name.startswith("diffpr")
         if self._device.enabled and not self._devices_probed:
             # first torch method shown: now it is worth importing torch to see what is there
             value = self._device.value
@@ -337,7 +346,34 @@ class ReconstructWidget(Container):
                        if k not in method.refine_only_params)
         background = lineage.uid(self.background_layer) if method.uses_background else None
         # the methods' caches check the input's bytes themselves (an in-place edit recomputes)
-        return (lineage.uid(layer), method.name, background, stage1, self._device.value)
+        return (lineage.uid(layer), method.name, background, stage1, self._device.value, self._weight_files())
+
+    def _weight_files(self) -> tuple[str | None, str | None]:
+        """The weight files chosen in the dock (None = the installed weights)."""
+        def path(edit):
+            text = str(edit.value or "").strip()
+            return None if text in ("", ".") else text
+        return path(self._weights), path(self._prior_weights)
+
+    def _apply_weight_files(self, method) -> bool:
+        """Point the method's networks at the chosen files (or back to the installed ones);
+        False, with the reason in the status line, when a file does not fit."""
+        if not method.uses_torch:
+            return True
+        from ..models.weights import prior_name, use_method_weights, use_weights_file
+
+        weights, prior = self._weight_files()
+        base = method.name[:-4] if method.name.endswith("-rgb") else method.name
+        try:
+            # forget an earlier choice first: an emptied field means the installed weights again
+            use_weights_file(None, f"{'unet' if base == 'unet' else 'reduced-unet'}-{method.modality}")
+            if base == "diffpr":
+                use_weights_file(None, prior_name(method.modality))
+            use_method_weights(method, weights, prior if base == "diffpr" else None)
+        except DiffPRError as exc:  # ParameterError / RetrievalError: a file that does not fit
+            self._fail(str(exc))
+            return False
+        return True
 
     # ---- running --------------------------------------------------------------------------
     def run(self, start: bool = True):
@@ -360,6 +396,8 @@ class ReconstructWidget(Container):
             return None
         if any(p.name == "device" for p in method.params):
             params["device"] = self._device.value
+        if not self._apply_weight_files(method):
+            return None
         background = None
         bg_layer = self.background_layer if method.uses_background else None
         if bg_layer is not None:

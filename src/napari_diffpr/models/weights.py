@@ -150,6 +150,27 @@ def use_weights_file(path: str | Path | None, name: str) -> Path | None:
         return p
 
 
+def use_method_weights(method, weights: str | Path | None = None,
+                       prior_weights: str | Path | None = None) -> None:
+    """Use weight files for a registered network method (the CLI's --weights/--prior-weights,
+    the dock's weight-file fields): ``weights`` for its stage-1 U-Net, ``prior_weights`` for
+    DiffPR's diffusion prior. Checked now, before any computation (ParameterError for a method
+    without networks, RetrievalError for a file that does not fit)."""
+    from ..errors import ParameterError
+
+    if not (weights or prior_weights):
+        return
+    if not method.uses_torch:
+        raise ParameterError(f"weight files are for network methods; {method.name!r} has no network")
+    base = method.name[:-4] if method.name.endswith("-rgb") else method.name
+    if weights:
+        use_weights_file(weights, f"{'unet' if base == 'unet' else 'reduced-unet'}-{method.modality}")
+    if prior_weights:
+        if base != "diffpr":
+            raise ParameterError(f"a prior weight file is for diffpr; {method.name!r} uses no diffusion prior")
+        use_weights_file(prior_weights, prior_name(method.modality))
+
+
 def weight_path(name: str) -> Path:
     """The file ``load_model(name)`` loads: a :func:`use_weights_file` choice, else the user
     folder's ``name.safetensors``, else the shipped one (RetrievalError when none exists)."""
