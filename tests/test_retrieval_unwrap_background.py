@@ -108,3 +108,20 @@ def test_fourier_with_subsampled_unwrap_matches_full_resolution():
     full = unwrap_skimage(wrapped, step=1)
     full_rms = min(rms(x - truth - np.median(x - truth)) for x in (full, -full))
     assert rms(d - np.median(d)) < full_rms + 0.005  # as good as unwrapping every pixel
+
+
+def test_coarse_guide_is_upsampled_without_huge_temporaries():
+    """A large subsampling step must not make step x step copies of each coarse pixel."""
+    import tracemalloc
+
+    from napari_diffpr.retrieval.unwrap import unwrap_skimage
+
+    wrapped = np.zeros((256, 256), np.float32)
+    tracemalloc.start()
+    try:
+        out = unwrap_skimage(wrapped, step=4096)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (256, 256)
+    assert peak < 20e6, f"{peak / 1e6:.0f} MB"  # repeating first needed 4096² x 4 B = 67 MB
