@@ -123,5 +123,4 @@ def test_training_checkpoints_are_not_pickles_we_load_blindly():
                 kw = {k.arg: k.value for k in node.keywords}
                 if not (isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True):
                     offenders.append(f"{path.relative_to(src)}:{node.lineno}")
-    if offenders:
-        pytest.xfail(f"torch.load without weights_only=True in {offenders} (training/, issue 7's files)")
+    assert not offenders, f"torch.load without weights_only=True in {offenders}"

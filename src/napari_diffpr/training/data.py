@@ -151,7 +151,7 @@ def simulate_inputs(task: str, split: str, phase: torch.Tensor, config: dict | N
 
 def _cached(path: Path | None, make, device):
     if path is not None and path.is_file():
-        return torch.load(path, map_location="cpu").to(device)
+        return torch.load(path, map_location="cpu", weights_only=True).to(device)
     value = make()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -195,7 +195,7 @@ class Trainer:
         return self.checkpoint_path
 
     def load_checkpoint(self, path: str | Path | None = None) -> None:
-        state = torch.load(path or self.checkpoint_path, map_location=self.device, weights_only=False)
+        state = torch.load(path or self.checkpoint_path, map_location=self.device, weights_only=True)
         saved = state["config"]
         for key in ("model", "batch_size", "size", "model_kwargs", "seed", "t_max_train", "p_full_range"):
             if saved[key] != getattr(self.cfg, key):

@@ -46,7 +46,7 @@ def load_rgb_pool(split: str, n: int, size: int, cache_dir: str | Path | None = 
     tag = f"pool-{split}-{n}x{size}-{RGB_PHYSICS_VARIANT}{'-heldout' if held_out else ''}"
     base = None if cache_dir is None else Path(cache_dir) / tag
     if base is not None and base.with_suffix(".pt").is_file():
-        data = torch.load(base.with_suffix(".pt"), map_location="cpu")
+        data = torch.load(base.with_suffix(".pt"), map_location="cpu", weights_only=True)
         optics = json.loads(base.with_suffix(".json").read_text())
     else:
         phase, feats, optics, rgb = simulate_pool(split, n, size, config, kinds)
