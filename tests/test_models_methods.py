@@ -40,7 +40,7 @@ def test_learned_methods_are_registered_with_their_specs():
         assert RGB_OPTICS <= names, name
         for shared in ("wavelengths", "defocus", "pixel_size", "medium_index", "focal_shift", "channel_bandwidth"):
             assert found[name].param(shared).default == tie.param(shared).default, (name, shared)
-    assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed", "guidance"}
+    assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed", "guidance", "t_start"}
     assert found["zmd"].param("guidance").default == 1.0 == found["diffpr-rgb"].param("guidance").default
     assert found["zmd"].param("guidance").minimum == 0.0          # 0 = unguided
 

@@ -201,7 +201,10 @@ ZMD_PARAMS = (
     Param("sampler", "str", "dpm++", choices=("dpm++", "ddim"), refine_only=True,
           help="Reverse-diffusion solver for the residual (both deterministic given the seed)."),
     Param("steps", "int", 10, minimum=1, maximum=1000, refine_only=True,
-          help="Sampler steps from pure noise to the residual (network evaluations per sample)."),
+          help="Sampler steps from t_start to the residual (network evaluations per sample)."),
+    Param("t_start", "int", 400, minimum=1, maximum=999, widget="slider", refine_only=True,
+          help="Noise level the residual diffusion starts from (sigma(t_start) x noise; the residual "
+               "is zero-mean). 400 measured best with the shipped weights; 999 = pure noise."),
     Param("seed", "int", 0, minimum=0, maximum=2**63 - 1, refine_only=True,
           help="Seed of the starting noise: the same seed gives the same result."),
     RGB_GUIDANCE,
@@ -210,14 +213,15 @@ ZMD_PARAMS = (
 
 
 def run_zmd(data, *, background=None, cache=None, device: str = "auto", samples: int = 1,
-            sampler: str = "dpm++", steps: int = 10, seed: int = 0, guidance: float = 1.0,
+            sampler: str = "dpm++", steps: int = 10, seed: int = 0, guidance: float = 1.0, t_start: int = 400,
             **params: Any) -> Generator[Progress, None, Result]:
     from .zmd import load_zmd
 
     pipe = load_zmd(device)
     extras: dict = {}
     phase, meta = yield from pipe.run(data, optics=rgb_optics(params), sampler=sampler, steps=steps,
-                                      samples=samples, seed=seed, guidance=guidance, extras=extras)
+                                      samples=samples, seed=seed, guidance=guidance, t_start=t_start,
+                                      extras=extras)
     meta["units"] = "rad"
     return Result(phase=phase, metadata=meta, uncertainty=extras.get("uncertainty"))
 

@@ -1,0 +1,100 @@
+"""Issue 8 with the shipped physics-aware RGB weights: a reversed chromatic focal shift gives the
+same phase, ZMD against its own mean network, seeded ZMD, the std layer (small images; skipped
+when the weights are not installed)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import napari_diffpr as dp  # noqa: E402
+from napari_diffpr.models import weights  # noqa: E402
+from napari_diffpr.models.rgb_inputs import RGB_PHYSICS_INPUT  # noqa: E402
+from napari_diffpr.optics import rgb_random  # noqa: E402
+
+
+def _physics(name):
+    try:
+        return weights.read_config(weights.weight_path(name)).get("input") == RGB_PHYSICS_INPUT
+    except Exception:  # noqa: BLE001 - not installed
+        return False
+
+
+needs_reduced = pytest.mark.skipif(not _physics("reduced-unet-rgb"), reason="physics reduced-unet-rgb not installed")
+needs_zmd = pytest.mark.skipif(not _physics("zmd-rgb"), reason="zmd-rgb weights not installed")
+
+
+def _pair(seed=0, size=96, px=0.2, d=1.5, photons=5000.0, noise_seed=0):
+    """The same cells imaged with the normal and the reversed focal-shift order."""
+    g = torch.Generator().manual_seed(20_000_000 + seed)
+    ph = rgb_random.phantom("hela", size, px, g)
+    imgs = []
+    for dz in ((-d, 0.0, d), (d, 0.0, -d)):
+        o = {"defocus_um": dz, "wavelengths_um": (0.63, 0.55, 0.45), "pixel_size_um": px, "medium_index": 1.33,
+             "na_detection": 0.55, "na_illumination": 0.3, "channel_sigma_um": 0.05, "defocus_model": "channel",
+             "photons": photons, "read_noise": 2.0}
+        imgs.append(rgb_random.render(ph, o, torch.Generator().manual_seed(noise_seed))[0].permute(1, 2, 0).numpy())
+    return ph[0, 0].numpy(), imgs
+
+
+def _rms(a):
+    return float(np.sqrt(np.mean((a - np.median(a)) ** 2)))
+
+
+@needs_reduced
+@pytest.mark.xfail(strict=True, reason="issue 8's claim does not hold for the shipped weights: the normal and "
+                   "reversed images differ by 0.053 rad rms (25 % of the phase's rms 0.21) against 0.020 rad "
+                   "between two noise draws - the chromatic pupil makes the two images genuinely different "
+                   "and 4300 CPU steps did not learn to remove it (docs/models.md)")
+def test_reversed_focal_shift_gives_the_same_phase_up_to_noise():
+    truth, (normal, reversed_) = _pair()
+    _, (normal2, _) = _pair(noise_seed=1)                 # another noise draw of the normal image
+    kw = dict(pixel_size=0.2, device="cpu")
+    a = dp.reconstruct(normal, "reduced-unet-rgb", defocus=(-1.5, 0, 1.5), **kw).phase
+    b = dp.reconstruct(reversed_, "reduced-unet-rgb", defocus=(1.5, 0, -1.5), **kw).phase
+    a2 = dp.reconstruct(normal2, "reduced-unet-rgb", defocus=(-1.5, 0, 1.5), **kw).phase
+    assert _rms(a - b) < 1.5 * _rms(a - a2), (_rms(a - b), _rms(a - a2))
+
+
+@needs_reduced
+def test_reversed_focal_shift_is_handled_through_the_optics():
+    """What holds: told the order, the network scores about as well on the reversed image as on
+    the normal one, and clearly better than when given the wrong order."""
+    truth, (normal, reversed_) = _pair()
+    kw = dict(pixel_size=0.2, device="cpu")
+    a = dp.compare(dp.reconstruct(normal, "reduced-unet-rgb", defocus=(-1.5, 0, 1.5), **kw), truth)["psnr"]
+    b = dp.compare(dp.reconstruct(reversed_, "reduced-unet-rgb", defocus=(1.5, 0, -1.5), **kw), truth)["psnr"]
+    wrong = dp.compare(dp.reconstruct(reversed_, "reduced-unet-rgb", defocus=(-1.5, 0, 1.5), **kw), truth)["psnr"]
+    assert b > a - 2.0, (a, b)          # measured 26.9 / 25.6 dB
+    assert b > wrong + 4.0, (b, wrong)  # measured 25.6 / 20.0 dB
+
+
+@needs_zmd
+def test_zmd_against_its_mean_network_seeded_with_a_finite_std_layer():
+    from napari_diffpr.models.zmd import load_zmd
+
+    truth, (img, _) = _pair(seed=3, size=64)
+    pipe = load_zmd("cpu")
+
+    def run(**kw):
+        extras: dict = {}
+        gen = pipe.run(img, optics={"defocus_um": (-1.5, 0, 1.5)}, extras=extras, **kw)
+        try:
+            while True:
+                next(gen)
+        except StopIteration as stop:
+            return stop.value[0], extras
+
+    mean, _ = run(mean_only=True)
+    one, _ = run(seed=1)
+    again, _ = run(seed=1)
+    many, extras = run(seed=1, samples=8)
+    np.testing.assert_array_equal(one, again)
+    assert extras["uncertainty"].shape == truth.shape and np.isfinite(extras["uncertainty"]).all()
+    assert 0 < float(extras["uncertainty"].mean()) < 1.0
+    p_mean, p_one, p_many = (dp.compare(x, truth)["psnr"] for x in (mean, one, many))
+    # measured with the shipped weights (docs/benchmarks.md): the 8-sample ZMD mean is at least as
+    # good as the mean network; a single sample is within 1.5 dB of it
+    assert p_many >= p_mean - 0.3, (p_many, p_mean)
+    assert p_one >= p_mean - 1.5, (p_one, p_mean)
