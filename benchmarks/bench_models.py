@@ -184,7 +184,7 @@ LIGHT = {"normal": (2000.0, 0.8), "low": (250.0, 0.5), "very low": (80.0, 0.35)}
 CARRIER = {"normal": 0.20, "low": 0.09, "held-out 0.34": 0.34}
 
 
-def stress_cells(quick: bool = False) -> list[dict]:
+def stress_cells(quick: bool = False, lean: bool = False) -> list[dict]:
     """The matrix: each cell is a dict of size, light, background, carrier, family, n."""
     from napari_diffpr.training.data import HELD_OUT, WIDE
 
@@ -202,6 +202,8 @@ def stress_cells(quick: bool = False) -> list[dict]:
     cells.append(dict(size=256, light="normal", background=True, carrier="held-out 0.34", family="cells", n=3))
     if quick:
         cells = [dict(c, n=1) for c in cells if c["size"] <= 256]
+    elif lean:
+        cells = [dict(c, n=2 if c["size"] == 128 else 1) for c in cells]
     return cells, WIDE["kinds"]
 
 
@@ -262,7 +264,7 @@ def run_stress(args) -> dict:
     import napari_diffpr as nd
     from napari_diffpr.models.methods import GUIDANCE_DEFAULT
 
-    cells, kinds = stress_cells(args.quick)
+    cells, kinds = stress_cells(args.quick, args.lean)
     methods = stress_methods(GUIDANCE_DEFAULT, args.samples)
     out = {"cells": [], "methods": [m[0] for m in methods]}
     for ci, cell in enumerate(cells):
@@ -375,7 +377,7 @@ def stress_markdown(res: dict, args) -> str:
     methods = res["methods"]
     lines = [BEGIN_STRESS, "## Stress matrix: learned hologram methods vs Fourier filtering (issue 7)", "",
              f"Produced by `python benchmarks/bench_models.py --stress --threads {args.threads} --samples {args.samples}"
-             f"{' --memory' if args.memory else ''}` ({res.get('minutes', '?')} min) on {platform.machine()}, a 2-core CPU shared "
+             f"{' --memory' if args.memory else ''}{' --lean' if args.lean else ''}{' --quick' if args.quick else ''}` ({res.get('minutes', '?')} min) on {platform.machine()}, a 2-core CPU shared "
              "with other jobs (seconds are indicative). Test seeds of napari_diffpr.training.data (never used in "
              "training). Phantoms: the training families (bcell, wbc, hela, 3t3) unless the family column says "
              "otherwise (beads are held out of training); holograms with a random carrier direction, 1 rad reference "
@@ -385,7 +387,8 @@ def stress_markdown(res: dict, args) -> str:
              "phase scale = the result's integrated phase over the cells (dilated by half the optical resolution, "
              "offset removed) / the phantom's, i.e. the dry-mass ratio (1.000 = calibrated; `phase_scale` in the "
              "bench explains why not a pixel-wise slope). "
-             f"DiffPR default = {json.dumps(defaults)}.", "",
+             f"DiffPR default = {json.dumps(defaults)}. (The hologram rows of the 128² table above were measured "
+             "with the weights and settings before issue 7; this matrix is the current state.)", "",
              "| size | light | bg | carrier | family | n | " + " | ".join(methods) + " |",
              "|---|---|---|---|---|---|" + "---|" * len(methods)]
     for row in res["cells"]:
@@ -503,6 +506,7 @@ def main(argv=None) -> int:
                    help="rebuild the docs section from the stored --json results, run nothing")
     p.add_argument("--stress", action="store_true", help="run the issue-7 stress matrix (holograms) instead")
     p.add_argument("--quick", action="store_true", help="stress: one image per cell, sizes <= 256 (a smoke run)")
+    p.add_argument("--lean", action="store_true", help="stress: one image per cell (two at 128²): ~30 min on this CPU")
     p.add_argument("--samples", type=int, default=4, help="stress: N of the DiffPR samples=N column")
     p.add_argument("--memory", action="store_true", help="stress: also measure peak memory at 2048² (slow)")
     p.add_argument("--real", default=str(ROOT.parent / "shared" / "data" / "hl60_hologram.npz"))

@@ -357,3 +357,12 @@ def test_samples_in_chunks_give_the_same_result(monkeypatch):
     (chunked, _), events = run()
     np.testing.assert_allclose(chunked, whole, atol=1e-5, rtol=0)
     assert events[-1].step == events[-1].total == 6 and "samples 3-3 of 3" in events[-1].stage
+
+
+def test_tiled_prediction_blends_without_seams():
+    from napari_diffpr.models.pipeline import tiled_predict
+
+    torch.manual_seed(0)
+    pointwise = torch.nn.Sequential(torch.nn.Conv2d(4, 1, 1), torch.nn.AvgPool2d(4))   # no context: exact
+    x = torch.randn(1, 4, 80, 112)
+    torch.testing.assert_close(tiled_predict(pointwise, x, 32, 8), pointwise(x), atol=1e-5, rtol=0)
