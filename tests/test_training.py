@@ -128,3 +128,26 @@ def test_wide_pool_holds_out_a_family_and_a_carrier_regime_and_feeds_the_unwrapp
     # the noise and the band allow (correlation over the first half, demodulated with background)
     x, y = pool["input"][:2, 3].flatten(), (pool["phase"][:2, 0] / 3.0).flatten()
     assert torch.corrcoef(torch.stack([x, y]))[0, 1] > 0.6
+
+
+def test_install_goes_to_the_user_weights_folder_not_the_package(tmp_path, monkeypatch):
+    """Trained weights land in the per-user folder (never site-packages); --ship refuses an
+    installed package."""
+    from napari_diffpr.models import weights
+    from napari_diffpr.training import cli
+
+    user = tmp_path / "user-weights"
+    monkeypatch.setenv(weights.WEIGHTS_DIR_ENV, str(user))
+    shipped = sorted(p.name for p in weights.weights_dir().iterdir())
+    args = ["reduced-unet-hologram", "--steps", "1", "--batch-size", "2", "--pool-size", "4", "--pool-image", "64",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--threads", "1",
+            "--no-progress", "--device", "cpu"]
+    try:
+        assert cli.main(args + ["--install"]) == 0
+        assert (user / "reduced-unet-hologram.safetensors").is_file()
+        assert sorted(p.name for p in weights.weights_dir().iterdir()) == shipped  # package untouched
+        assert weights.weight_path("reduced-unet-hologram") == user / "reduced-unet-hologram.safetensors"
+        monkeypatch.setattr(weights, "weights_dir", lambda: tmp_path / "site-packages" / "napari_diffpr" / "weights")
+        assert cli.main(args + ["--resume", "--ship"]) == 2
+    finally:
+        weights.clear_cache()

@@ -3,7 +3,8 @@
 Examples (the exact commands used for the shipped weights are in docs/models.md):
 
     napari-diffpr train prior --steps 3000 --out runs/prior
-    napari-diffpr train reduced-unet-hologram --steps 1200 --resume --install
+    napari-diffpr train reduced-unet-hologram --steps 1200 --resume --install   # into your weights folder
+    napari-diffpr train reduced-unet-hologram --steps 1200 --resume --ship      # developers: the shipped ones
 """
 from __future__ import annotations
 
@@ -42,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt if present")
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--install", action="store_true",
-                   help="copy the exported weights into the package's weights folder")
+                   help="copy the exported weights into your per-user weights folder (used in preference "
+                        "to the shipped ones; $NAPARI_DIFFPR_WEIGHTS_DIR overrides where it is)")
+    p.add_argument("--ship", action="store_true",
+                   help="developers: copy the exported weights into the weights folder of a source "
+                        "checkout (src/napari_diffpr/weights), replacing the shipped ones; refused for an "
+                        "installed package (never writes into site-packages)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--export-only", action="store_true",
                    help="export (and with --install, install) the weights of <out>/checkpoint.pt without "
@@ -81,17 +87,25 @@ def main(argv: list[str] | None = None) -> int:
         # ZMD's mean network is a vanilla U-Net trained with its own MSE loss: it is the unet-rgb
         extra.append(trainer.export_zmd_mean(out / "unet-rgb.safetensors", command=command))
     print(json.dumps({**summary, "weights": str(weights), "also": [str(e) for e in extra]}, indent=2))
-    if args.install:
+    if args.install or args.ship:
         if trainer.step < cfg.steps:
             # the weight config records steps_done and steps_planned, so this stays visible
             print(f"note: installing after {trainer.step}/{cfg.steps} steps (run again with --resume to finish)",
                   file=sys.stderr)
-        from ..models.weights import clear_cache, weights_dir
+        from ..models.weights import clear_cache, user_weights_dir, weights_dir
 
+        folder = user_weights_dir() if args.install else weights_dir()
+        if args.ship and "site-packages" in Path(folder).resolve().parts:
+            print(f"--ship writes into a source checkout's weights folder; {folder} is an installed package. "
+                  "Use --install for your own weights.", file=sys.stderr)
+            return 2
+        folder.mkdir(parents=True, exist_ok=True)
         for w in [weights, *extra]:
-            dest = weights_dir() / w.name
-            shutil.copyfile(w, dest)
-            shutil.copyfile(w.with_suffix(".json"), dest.with_suffix(".json"))
+            dest = folder / w.name
+            for src, dst in ((w, dest), (w.with_suffix(".json"), dest.with_suffix(".json"))):
+                tmp = dst.with_name(dst.name + ".part")
+                shutil.copyfile(src, tmp)
+                tmp.replace(dst)  # atomic: a half-copied file never shadows the shipped weights
             print(f"installed {dest}", file=sys.stderr)
         clear_cache()
     return 0
