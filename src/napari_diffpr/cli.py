@@ -245,6 +245,25 @@ def _pick_measurement(items, path) -> tuple[Any, Any]:
     return main, bg
 
 
+def reconstruct_measurement(main, bg_item, method, params: dict, background_path=None, quiet: bool = False):
+    """Run ``method`` on a read measurement item with a progress bar: the background is the
+    --background file's, else the one that came with the measurement (NPZ/HDF5 pair)."""
+    from . import io
+    from .api import reconstruct
+
+    background = None
+    if background_path:
+        background = _pick_background(io.read(background_path), background_path).data
+    elif bg_item is not None and method.uses_background:
+        background = bg_item.data
+    bar = None if quiet else ProgressBar()
+    try:
+        return reconstruct(main.data, method, background=background, progress=bar, **params)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def _pick_background(items, path):
     """A --background file: its background item, else its (first) hologram."""
     found = next((i for i in items if i.kind == "background"), None) or \
@@ -299,7 +318,6 @@ def _reconstruct_parser(method, all_methods) -> argparse.ArgumentParser:
 
 def cmd_reconstruct(argv: Sequence[str]) -> int:
     from . import io
-    from .api import reconstruct
     from .methods import methods
 
     all_methods = methods()
@@ -341,22 +359,11 @@ def cmd_reconstruct(argv: Sequence[str]) -> int:
     given = _collect_params(args)
     params = {**physical_params_from_metadata(method, main.metadata, given), **given}
 
-    background = None
-    if args.background:
-        background = _pick_background(io.read(args.background), args.background).data
-    elif bg_item is not None and method.uses_background:
-        background = bg_item.data
-
-    bar = None if args.quiet else ProgressBar()
-    try:
-        result = reconstruct(main.data, method, background=background, progress=bar, **params)
-    finally:
-        if bar is not None:
-            bar.close()
+    result = reconstruct_measurement(main, bg_item, method, params, args.background, args.quiet)
     meta = {key: main.metadata.get(key) for key in ("pixel_size_um", "wavelength_um", "medium_index")
             if main.metadata.get(key) is not None}
     meta.update(input_file=str(args.input), name=Path(args.output).stem)
-    if background is not None:
+    if result.metadata.get("background_used"):
         meta["background_file"] = str(args.background or args.input)
     out = io.write(args.output, result, {**result.metadata, **meta}, kind="phase", overwrite=args.overwrite)
     ph = result.phase

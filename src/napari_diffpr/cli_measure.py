@@ -61,8 +61,8 @@ def cmd_measure(argv: Sequence[str]) -> int:
     import numpy as np
 
     from . import io
-    from .cli import (ProgressBar, _collect_params, _method_for, _pick_background, _pick_measurement,
-                      check_outputs, physical_params_from_metadata)
+    from .cli import (_collect_params, _method_for, _pick_measurement, check_outputs,
+                      physical_params_from_metadata, reconstruct_measurement)
     from .measure import measure
 
     pre = argparse.ArgumentParser(add_help=False)
@@ -86,19 +86,7 @@ def cmd_measure(argv: Sequence[str]) -> int:
         main, bg_item = _pick_measurement(items, args.input)
         method = _method_for(args.method, main.data)
         params = {**physical_params_from_metadata(method, main.metadata, given), **given}
-        background = None
-        if args.background:
-            background = _pick_background(io.read(args.background), args.background).data
-        elif bg_item is not None and method.uses_background:
-            background = bg_item.data
-        from .api import reconstruct
-
-        bar = None if args.quiet else ProgressBar()
-        try:
-            result = reconstruct(main.data, method, background=background, progress=bar, **params)
-        finally:
-            if bar is not None:
-                bar.close()
+        result = reconstruct_measurement(main, bg_item, method, params, args.background, args.quiet)
         phase = result.phase
         record = {**main.metadata, **result.metadata}
     else:
