@@ -13,7 +13,7 @@ from . import __version__, memory
 from .caching import CallCache
 from .errors import Cancelled, InputError, ParameterError, RetrievalError
 from .methods import Method, get_method
-from .result import Progress, Result
+from .result import Progress, Result, relay
 from .validation import as_array, as_hologram_stack, as_rgb_stack, check_background
 
 # Smallest spread of the planes' defocus values (µm) that TIE can difference: the phase scales
@@ -101,17 +101,7 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
             memory.check(need, f"method {m.name!r} on a {frame.shape[0]} x {frame.shape[1]} image"
                          + (f" (stack of {n})" if n > 1 else ""), _memory_hint(m, resolved, tiling_off=tile == 0))
             gen = m.run(frame, background=bg, cache=frame_cache, **frame_params)
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration as stop:
-                res: Result = stop.value
-                break
-            # a preview is the caller's to keep or edit: never a view of the result being built
-            preview = None if event.preview is None else np.array(event.preview, copy=True)
-            stage = f"frame {i + 1}/{n}: {event.stage}" if n > 1 else event.stage
-            yield Progress(stage=stage, step=event.step, total=event.total, preview=preview,
-                           message=event.message)
+        res: Result = yield from relay(gen, f"frame {i + 1}/{n}: " if n > 1 else "")
         bad = ~np.isfinite(res.phase)
         if bad.any():
             raise RetrievalError(f"method {m.name!r} produced {int(bad.sum())} NaN or infinite phase value(s)"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generator
 
 import numpy as np
 
@@ -50,3 +50,20 @@ class Result:
     def __repr__(self) -> str:
         return (f"Result(method={self.metadata.get('method')!r}, phase={self.phase.shape} "
                 f"float32 rad, amplitude={'yes' if self.amplitude is not None else 'no'})")
+
+
+def relay(run: Generator[Progress, None, Result], prefix: str = "", keep_preview: bool = True
+          ) -> Generator[Progress, None, Result]:
+    """Pass a method's progress on with ``prefix`` before each stage ("frame 2/5: ", "tile 3/16: ")
+    and return its Result. A kept preview is a copy: the caller may keep or edit it, and it is
+    never a view of the result being built."""
+    while True:
+        try:
+            event = next(run)
+        except StopIteration as stop:
+            return stop.value
+        preview = None
+        if keep_preview and event.preview is not None:
+            preview = np.array(event.preview, copy=True)
+        yield Progress(stage=prefix + event.stage, step=event.step, total=event.total, preview=preview,
+                       message=event.message)

@@ -18,7 +18,7 @@ from typing import Any, Generator
 import numpy as np
 
 from .. import memory
-from ..result import Progress, Result
+from ..result import Progress, Result, relay
 
 DEFAULT_OVERLAP = 64    # px on each side shared by neighbouring tiles (a few network receptive fields' tails)
 TILE_MULTIPLE = 32      # tile sides are multiples of this (the networks' downsampling)
@@ -130,14 +130,8 @@ def run_tiled(method, frame: np.ndarray, background: np.ndarray | None, params: 
         sub = np.ascontiguousarray(frame[sy, sx])
         bg = None if background is None else np.ascontiguousarray(background[sy, sx])
         gen = method.run(sub, background=bg, cache={}, **params)
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration as stop:
-                res: Result = stop.value
-                break
-            yield Progress(stage=f"tile {k + 1}/{len(plan)}: {event.stage}", step=event.step, total=event.total,
-                           message=event.message)
+        # a tile's preview is not the frame's: pass the progress on without it
+        res: Result = yield from relay(gen, f"tile {k + 1}/{len(plan)}: ", keep_preview=False)
         phase = res.phase.astype(np.float64)
         # agree with the tiles already placed: the weighted mean difference over the overlap
         placed = weight[sy, sx] > 0
