@@ -37,6 +37,40 @@ def test_a_stack_equals_its_frames_one_by_one_across_batches():
         assert res.metadata["frames"][i]["sideband_fy_fx"] == one.metadata["sideband_fy_fx"]
 
 
+@pytest.mark.parametrize("search", ["each frame", "first frame"])
+def test_frames_run_two_at_a_time_give_the_sequential_result_bit_for_bit(search):
+    """Without previews (no progress callback) frames run in worker threads with one FFT thread
+    each; with a callback they run one by one with batched row FFTs: the same bytes either way,
+    frames and their records in order."""
+    movie = _movie(9, 160)  # 160 rows: the full-size steps are split into row blocks too
+    events = []
+    seq = reconstruct(movie, "fourier", unwrap="none", sideband_search=search, progress=events.append)
+    par = reconstruct(movie, "fourier", unwrap="none", sideband_search=search)
+    assert seq.phase.tobytes() == par.phase.tobytes()
+    assert seq.amplitude.tobytes() == par.amplitude.tobytes()
+    assert [f["sideband_fy_fx"] for f in seq.metadata["frames"]] == [f["sideband_fy_fx"] for f in par.metadata["frames"]]
+    frames_seen = [int(e.stage.split("/")[0].split()[1]) for e in events]
+    assert frames_seen == sorted(frames_seen) and frames_seen[-1] == 9
+
+
+def test_a_failing_frame_in_the_worker_threads_stops_the_run_with_its_error(monkeypatch):
+    import itertools
+
+    import napari_diffpr.retrieval.methods as rm
+    from napari_diffpr.errors import RetrievalError
+
+    real, calls = rm.demodulate, itertools.count()
+
+    def fails_once(*args):
+        if next(calls) == 3:  # the 4th frame to be filtered, in whichever worker thread
+            raise RetrievalError("a frame failed in its worker")
+        return real(*args)
+
+    monkeypatch.setattr(rm, "demodulate", fails_once)
+    with pytest.raises(RetrievalError, match="failed in its worker"):
+        reconstruct(_movie(6, 96), "fourier", unwrap="none")
+
+
 def test_first_frame_mode_searches_the_sideband_once(monkeypatch):
     movie = _movie(6)
     calls = []

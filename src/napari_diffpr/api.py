@@ -45,9 +45,10 @@ def _cross_check(m: Method, resolved: dict[str, Any]) -> None:
 
 def run_method(data, method: str | Method = "fourier", *, background=None,
                cache: dict | None = None, tile: int | None = None, tile_overlap: int | None = None,
-               **params: Any) -> Generator[Progress, None, Result]:
+               previews: bool = True, **params: Any) -> Generator[Progress, None, Result]:
     """Validate ``data`` and parameters, then run ``method`` frame by frame, yielding
     Progress events; return a Result (phase stacked to N x H x W when the input was a stack).
+    ``previews=False`` leaves the events' previews out (nobody to show them: no copies).
 
     The caller's arrays are never modified: they are copied to float32 first. Before any
     large allocation the memory the run will need is estimated; above the budget
@@ -76,15 +77,39 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
                        else [None] * len(frames))
 
     cache = CallCache() if cache is None else cache  # our own, for this call only: no fingerprints
-    phases, amplitudes, frame_meta = [], [], []
-    maps: dict[str, list] = {"uncertainty": [], "residual": []}
+    frame_meta: list[dict] = []
+    maps: dict[str, list] = {"uncertainty": [None], "residual": [None]}
+    phases, amplitudes = [None], [None]
     t0 = time.perf_counter()
     n = len(frames)
-    stack = None
+    stack = ahead = None
     if m.name == "fourier" and n > 1:  # issue 12: batched row FFTs, optionally one sideband search
-        from .retrieval.stack import FourierStack
+        from .retrieval.stack import FourierStack, FramesAhead
 
-        stack = FourierStack(frames, resolved, prefill=isinstance(cache, CallCache))
+        # Without previews to show, frames run two at a time (one core each): each computes its
+        # own row spectra, so nothing is batched ahead of them.
+        ahead = FramesAhead() if not previews and isinstance(cache, CallCache) else None
+        stack = FourierStack(frames, resolved, prefill=isinstance(cache, CallCache) and ahead is None)
+
+    def finish(i: int, res: Result) -> None:
+        """Check and keep frame ``i``'s result (frames finish in order)."""
+        # a float64 sum of float32 values is finite exactly when every value is: one pass, no mask
+        if not np.isfinite(res.phase.sum(dtype=np.float64)):
+            bad = ~np.isfinite(res.phase)
+            raise RetrievalError(f"method {m.name!r} produced {int(bad.sum())} NaN or infinite phase value(s)"
+                                 + (f" in frame {i}" if n > 1 else "")
+                                 + "; the parameters do not fit this measurement (check the sideband, "
+                                   "filter size, defocus and pixel size)")
+        if stack is not None:
+            stack.after(i, res.metadata)
+        if n > 1 and isinstance(cache, CallCache):
+            cache.pop(i, None)  # nobody re-runs from a call-local cache: free the frame's spectra
+        _keep(phases, i, None if single else n, res.phase)
+        _keep(amplitudes, i, None if single else n, res.amplitude)
+        for key in maps:
+            _keep(maps[key], i, None if single else n, getattr(res, key, None))
+        frame_meta.append(res.metadata)
+
     for i, (frame, bg) in enumerate(zip(frames, backgrounds)):
         frame_cache = cache.setdefault(i, CallCache() if isinstance(cache, CallCache) else {}) if n > 1 else cache
         if not isinstance(frame_cache, dict):
@@ -101,28 +126,21 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
             memory.check(need, f"method {m.name!r} on a {frame.shape[0]} x {frame.shape[1]} image"
                          + (f" (stack of {n})" if n > 1 else ""), _memory_hint(m, resolved, tiling_off=tile == 0))
             gen = m.run(frame, background=bg, cache=frame_cache, **frame_params)
-        res: Result = yield from relay(gen, f"frame {i + 1}/{n}: " if n > 1 else "")
-        bad = ~np.isfinite(res.phase)
-        if bad.any():
-            raise RetrievalError(f"method {m.name!r} produced {int(bad.sum())} NaN or infinite phase value(s)"
-                                 + (f" in frame {i}" if n > 1 else "")
-                                 + "; the parameters do not fit this measurement (check the sideband, "
-                                   "filter size, defocus and pixel size)")
-        if stack is not None:
-            stack.after(i, res.metadata)
-        if n > 1 and isinstance(cache, CallCache):
-            cache.pop(i, None)  # nobody re-runs from a call-local cache: free the frame's spectra
-        phases.append(res.phase)
-        amplitudes.append(res.amplitude)
-        for key in maps:
-            maps[key].append(getattr(res, key, None))
-        frame_meta.append(res.metadata)
-    phase = phases[0] if single else np.stack(phases)
-    amplitude = None
-    if all(a is not None for a in amplitudes):
-        amplitude = amplitudes[0] if single else np.stack(amplitudes)
+        if ahead is None:
+            finish(i, (yield from relay(gen, f"frame {i + 1}/{n}: " if n > 1 else "", keep_preview=previews)))
+            continue
+        ahead.submit(i, gen)
+        # "first frame" search: the later frames need frame 0's sideband before they start
+        for j, res in ahead.done(wait_all=stack.once and i == 0):
+            finish(j, res)
+            yield Progress(f"frame {j + 1}/{n}: done", 1, 1)
+    for j, res in (ahead.done(wait_all=True) if ahead is not None else ()):
+        finish(j, res)
+        yield Progress(f"frame {j + 1}/{n}: done", 1, 1)
+    phase = phases[0]
+    amplitude = amplitudes[0]
     # optional per-pixel maps (learned hologram methods), stacked like the phase
-    extra = {k: (v[0] if single else np.stack(v)) for k, v in maps.items() if all(a is not None for a in v)}
+    extra = {k: v[0] for k, v in maps.items() if v[0] is not None}
     metadata = dict(frame_meta[0])
     metadata.update({
         "method": m.name,
@@ -143,6 +161,20 @@ def run_method(data, method: str | Method = "fourier", *, background=None,
         amplitude = None if amplitude is None else amplitude.reshape(lead + amplitude.shape[1:])
         extra = {k: v.reshape(lead + v.shape[1:]) for k, v in extra.items()}
     return Result(phase=phase, amplitude=amplitude, metadata=metadata, **extra)
+
+
+def _keep(store: list, i: int, n: int | None, frame: np.ndarray | None) -> None:
+    """Put frame ``i``'s map into ``store[0]``: the map itself for a single frame (``n`` None),
+    else row ``i`` of an N x ... stack allocated at frame 0 (written while the frame is still in the cache, and no
+    list of frames plus a stacked copy at the end). A map missing from any frame is dropped."""
+    if frame is None or (i > 0 and store[0] is None):
+        store[0] = None
+    elif n is None:
+        store[0] = frame
+    else:
+        if i == 0:
+            store[0] = np.empty((n,) + frame.shape, dtype=frame.dtype)
+        store[0][i] = frame
 
 
 def _flatten_leading(arr: np.ndarray, background, *, rgb: bool):
@@ -192,7 +224,7 @@ def reconstruct(data, method: str | Method = "fourier", *, background=None,
             params.update(tile=tile, tile_overlap=tile_overlap)
         return reconstruct_lazy(data, method, background=background, **params)
     gen = run_method(data, method, background=background, cache=cache, tile=tile, tile_overlap=tile_overlap,
-                     **params)
+                     previews=progress is not None, **params)
     while True:
         try:
             event = next(gen)

@@ -41,11 +41,13 @@ def _check_frame(frame: np.ndarray, what: str) -> None:
     h, w = frame.shape[:2]
     if h < MIN_SIZE or w < MIN_SIZE:
         raise InputError(f"{what} is {h} x {w} pixels; at least {MIN_SIZE} x {MIN_SIZE} is needed")
-    bad = ~np.isfinite(frame)
-    if bad.any():
+    # min and max pass NaN on and hold any infinity: two passes, no mask, in the common case
+    lo, hi = float(frame.min()), float(frame.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        bad = ~np.isfinite(frame)
         raise InputError(f"{what} contains {int(bad.sum())} NaN or infinite pixel(s) (as float32); "
                          "replace or crop them before reconstructing")
-    if float(frame.max()) == float(frame.min()):
+    if hi == lo:
         raise InputError(f"{what} is constant (every pixel = {float(frame.flat[0])!r}); "
                          "it carries no fringes or intensity contrast to reconstruct from")
 

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import ParameterError
 from .fftutil import ifft
 from .filters import filter_extent, sideband_filter
+from .rowblocks import for_row_blocks
 from .sideband import Sideband
 from .spectrum import HalfRows
 
@@ -68,15 +69,15 @@ def demodulate(spectrum: HalfRows, sideband: Sideband, spec: FilterSpec) -> np.n
     other half plane returns the conjugate field.
 
     The block of the spectrum around the sideband is filtered with the window centred on
-    the exact (sub-bin) sideband, moved by whole bins to zero frequency and transformed
-    back with pruned FFTs (along y for the block's columns only, then along x); the
+    the exact (sub-bin) sideband and moved by whole bins to zero frequency, wrapping around
+    it as an FFT grid does. Two pruned inverse FFTs bring it back: along y for the block's
+    columns only, then along x for every row, in place in the zero-filled output. The
     carrier's sub-bin remainder is then removed in real space, so no tilt is left.
     Output size: zero-padding the block back to the full grid is exact band-limited
-    (sinc) interpolation, and these pruned passes (~20 ms at 1024^2 on 2 cores) cost less
-    than resizing a cropped inverse FFT with scipy.ndimage (20-65 ms for linear to cubic),
-    which would also attenuate the band edge. The zero margins make the filter a linear
-    convolution, so edge pixels average their own neighbourhood (as qpretrieve's padding
-    does) instead of mixing in the opposite edge."""
+    (sinc) interpolation, cheaper than resizing a cropped inverse FFT with scipy.ndimage
+    (20-65 ms at 1024^2 for linear to cubic), which would also attenuate the band edge. The
+    zero margins make the filter a linear convolution, so edge pixels average their own
+    neighbourhood (as qpretrieve's padding does) instead of mixing in the opposite edge."""
     sb, conjugate = sideband.canonical()
     h0, w0 = spectrum.input_shape
     h, w = spectrum.shape
@@ -85,20 +86,49 @@ def demodulate(spectrum: HalfRows, sideband: Sideband, spec: FilterSpec) -> np.n
     ry = min(int(math.ceil(ext * h)) + 1, (h - 1) // 2)
     rx = min(int(math.ceil(ext * w)) + 1, (w - 1) // 2)
     oy, ox = np.arange(-ry, ry + 1), np.arange(-rx, rx + 1)
-    cols = spectrum.columns(kx0 + ox)  # [kx, ky]
-    weights = sideband_filter(spec.shape, (ky0 + oy) / h - sb.fy, (kx0 + ox) / w - sb.fx, spec.radius)
-    band = np.take(cols, (ky0 + oy) % h, axis=1)  # [kx, ky offset -ry..ry]
-    band *= weights.T
+    band = spectrum.block(ky0 + oy, kx0 + ox)  # [ky offset -ry..ry, kx offset -rx..rx]
+    band *= sideband_filter(spec.shape, (ky0 + oy) / h - sb.fy, (kx0 + ox) / w - sb.fx, spec.radius)
     dy, dx = sb.fy - ky0 / h, sb.fx - kx0 / w
-    # Inverse along y, the FFT zero-padding to h itself: the band then sits ry bins above
-    # zero frequency, a known ramp removed together with the carrier's sub-bin remainder.
-    cols = ifft(band, axis=1, n=h)[:, :h0]
-    cols *= np.exp(-2j * np.pi * (dy + ry / h) * np.arange(h0, dtype=np.float64)).astype(np.complex64)[None, :]
-    # Inverse along x for every row, the same way (rx bins, zero-padded to w), then crop.
-    field = ifft(np.ascontiguousarray(cols.T), axis=1, n=w, overwrite=True)[:, :w0]
-    field *= np.exp(-2j * np.pi * (dx + rx / w) * np.arange(w0, dtype=np.float64)).astype(np.complex64)[None, :]
-    field = field.astype(np.complex64, copy=False)
-    return np.conj(field) if conjugate else field
+    # Inverse along y for the block's columns: offsets -ry..ry sit at rows oy mod h.
+    cols = np.zeros((h, band.shape[1]), dtype=np.complex64)
+    cols[:ry + 1], cols[h - ry:] = band[ry:], band[:ry]
+    cols = ifft(cols, axis=0, overwrite=True)[:h0]
+    cols *= _ramp(dy, h0)[:, None]
+    # Inverse along x for every row, in place in the zero-filled full-width output.
+    out = np.zeros((h0, w), dtype=np.complex64)
+    out[:, :rx + 1], out[:, w - rx:] = cols[:, rx:], cols[:, :rx]
+    out = ifft(out, axis=1, overwrite=True)
+    field = out[:, :w0]
+    ramp = _ramp(dx, w0)[None, :]
+
+    def finish(rows: slice) -> None:
+        block = field[rows]
+        block *= ramp
+        if conjugate:
+            np.conjugate(block, out=block)
+
+    for_row_blocks(finish, h0)
+    return field
+
+
+def _ramp(d: float, n: int) -> np.ndarray:
+    """exp(-2 pi i d x), x = 0..n-1, complex64 (computed in float64: no drift across the frame)."""
+    return np.exp(-2j * np.pi * d * np.arange(n, dtype=np.float64)).astype(np.complex64)
+
+
+def phase_and_amplitude(field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Wrapped phase (float32, radians) and |field| of a complex64 field, row blocks in
+    parallel (the full-size element-wise steps cost as much as the FFTs on one core)."""
+    phase = np.empty(field.shape, dtype=np.float32)
+    amplitude = np.empty(field.shape, dtype=np.float32)
+
+    def work(rows: slice) -> None:
+        block = field[rows]
+        np.arctan2(block.imag, block.real, out=phase[rows])  # = np.angle, written in place
+        np.abs(block, out=amplitude[rows])
+
+    for_row_blocks(work, field.shape[0])
+    return phase, amplitude
 
 
 def divide_background(field: np.ndarray, background_field: np.ndarray) -> np.ndarray:

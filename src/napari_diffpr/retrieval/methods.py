@@ -13,7 +13,8 @@ from .background import BACKGROUND_FITS, choose_sign, fit_background
 from .filters import FILTER_SHAPES
 from .compensate import surface_coefficients as fit_report
 from .refocus import DEFAULT_RANGE_UM, FOCUS_METRICS, refocus_phase
-from .fourier import FilterSpec, demodulate, divide_background, edge_margin, filter_radius, twin_limit
+from .fourier import (FilterSpec, demodulate, divide_background, edge_margin, filter_radius, phase_and_amplitude,
+                      twin_limit)
 from .sideband import Sideband, check_sideband, coarse_sideband, refine_peak, refine_radius
 from .spectrum import HalfRows
 from .torch_fft import FFT_DEVICES, demodulate_torch, torch_device
@@ -143,8 +144,7 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
         if background is not None:
             field = divide_background(field, demodulate_torch(background, edge_margin(radius), sb, filter_shape,
                                                               radius, tdev))
-    amplitude = np.abs(field)
-    phase = np.angle(field).astype(np.float32, copy=False)
+    phase, amplitude = phase_and_amplitude(field)
     timings["filter_s"] = time.perf_counter() - t
     yield Progress("filter", 2, total, preview=phase, message=f"{filter_shape} filter, radius {radius:.4f} cycles/px")
 

@@ -39,7 +39,7 @@ import scipy.fft as _fft
 from scipy.optimize import minimize_scalar
 
 from ..errors import ParameterError
-from .fftutil import WORKERS
+from .fftutil import workers
 
 FOCUS_METRICS = ("tamura", "variance", "gradient")
 DEFAULT_RANGE_UM = 25.0
@@ -83,12 +83,12 @@ class Propagator:
         kz = kz_grid(field.shape, wavelength_um, pixel_size_um, medium_index)
         self._propagating = np.isfinite(kz)
         self._kz = np.where(self._propagating, kz, 0.0) * (2.0 * math.pi)
-        self._spectrum = _fft.fft2(field.astype(np.complex128), workers=WORKERS)
+        self._spectrum = _fft.fft2(field.astype(np.complex128), workers=workers())
 
     def __call__(self, distance_um: float) -> np.ndarray:
         """The field propagated by ``distance_um`` (complex64)."""
         tf = np.exp(1j * float(distance_um) * self._kz) * self._propagating
-        return _fft.ifft2(self._spectrum * tf, workers=WORKERS).astype(np.complex64)
+        return _fft.ifft2(self._spectrum * tf, workers=workers()).astype(np.complex64)
 
     def band_limited(self, energy: float = 0.999) -> "Propagator":
         """A propagator for the same field on a coarser grid that still holds its whole band:

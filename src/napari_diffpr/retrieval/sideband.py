@@ -123,8 +123,7 @@ def refine_peak(spectrum: HalfRows, fy: float, fx: float, radius_bins: int) -> t
     h, w = spectrum.shape
     ky0, kx0 = int(round(fy * h)), int(round(fx * w))
     offsets = np.arange(-radius_bins - 1, radius_bins + 2)
-    cols = spectrum.columns(kx0 + offsets)           # [kx, ky]
-    mag = np.abs(cols[:, (ky0 + offsets) % h]).T.astype(np.float64)  # [ky, kx]
+    mag = np.abs(spectrum.block(ky0 + offsets, kx0 + offsets)).astype(np.float64)  # [ky, kx]
     inner = mag[1:-1, 1:-1]
     iy, ix = np.unravel_index(int(np.argmax(inner)), inner.shape)
     iy, ix = iy + 1, ix + 1

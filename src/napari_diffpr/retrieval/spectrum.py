@@ -2,7 +2,7 @@
 computing the rest.
 
 ``HalfRows`` holds the row-wise real FFT of the (mean-removed, zero-margined) image; any
-column of the full 2-D spectrum is then one short FFT along y away (``columns``). A sideband
+column of the full 2-D spectrum is then one short FFT along y away (``block``). A sideband
 filter touches ~20-40 % of the columns, so this costs about half of a full ``rfft2``, and the
 same object serves the sub-bin peak refinement and the filtering.
 """
@@ -51,17 +51,20 @@ class HalfRows:
             out.append(hr)
         return out
 
-    def columns(self, kx: np.ndarray) -> np.ndarray:
-        """Full 2-D spectrum columns ``kx`` (integer indices, may be negative): an array
-        len(kx) x H indexed [column, ky]. Negative columns come from Hermitian symmetry,
-        F[ky, kx] = conj(F[-ky, -kx]), which is what lets carriers along y (sideband
-        straddling kx = 0) be filtered like any other."""
+    def block(self, ky: np.ndarray, kx: np.ndarray) -> np.ndarray:
+        """The full 2-D spectrum at rows ``ky`` and columns ``kx`` (integer indices, may be
+        negative or past the stored half): a len(ky) x len(kx) array. Only the columns the
+        block needs are transformed along y, in one strided FFT over a view of the row
+        spectra (no gather, no transpose). Columns outside the stored half come from Hermitian
+        symmetry, F[ky, kx] = conj(F[-ky, -kx]), which is what lets carriers along y (a
+        sideband straddling kx = 0) be filtered like any other."""
         h, w = self.shape
-        c = np.asarray(kx) % w
+        ky, c = np.asarray(ky), np.asarray(kx) % w
         direct = c <= w // 2
         stored = np.where(direct, c, (w - c) % w)
-        cols = fft(np.ascontiguousarray(self.rows[:, stored].T), axis=1, n=h)  # zero-padded to h
+        lo, hi = int(stored.min()), int(stored.max()) + 1
+        spec = fft(self.rows[:, lo:hi], axis=0, n=h)  # zero-padded to h
+        out = spec[np.ix_(ky % h, stored - lo)]
         if not direct.all():
-            mirror = (-np.arange(h)) % h
-            cols[~direct] = np.conj(cols[~direct][:, mirror])
-        return cols
+            out[:, ~direct] = np.conj(spec[np.ix_((-ky) % h, stored[~direct] - lo)])
+        return out

@@ -8,9 +8,13 @@ the same phase as its frames reconstructed one by one (bit for bit with ``"each 
 """
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Generator, Iterator
 
 import numpy as np
+
+from . import fftutil
 
 from .fourier import edge_margin, filter_radius
 from .sideband import coarse_sideband
@@ -87,3 +91,38 @@ class FourierStack:
         if self.once and i > 0:
             metadata["sideband_detected"] = False
             metadata["sideband_from"] = "frame 0 (sideband_search='first frame')"
+
+
+class FramesAhead:
+    """Runs the frames of a stack ``depth`` at a time in worker threads, each with single-threaded
+    FFTs: at 512^2 one frame's FFTs gain nothing from a second thread, two frames at once use both
+    cores. Frames are handed back in order (``done``), so results and metadata stay in order."""
+
+    _pool: ThreadPoolExecutor | None = None  # shared by all runs, started on first use
+    _pool_size = 0
+
+    def __init__(self, depth: int | None = None):
+        self.depth = max(1, depth or fftutil.WORKERS)
+        if FramesAhead._pool_size < self.depth:
+            FramesAhead._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="napari-diffpr-frames")
+            FramesAhead._pool_size = self.depth
+        self._pending: deque[tuple[int, Future]] = deque()
+
+    @staticmethod
+    def _drain(gen: Generator) -> Any:
+        with fftutil.single_threaded():
+            while True:
+                try:
+                    next(gen)
+                except StopIteration as stop:
+                    return stop.value
+
+    def submit(self, i: int, gen: Generator) -> None:
+        self._pending.append((i, self._pool.submit(self._drain, gen)))
+
+    def done(self, wait_all: bool = False) -> Iterator[tuple[int, Any]]:
+        """(index, Result) of the oldest frames: all of them with ``wait_all``, else as many as
+        needed to keep at most ``depth`` running. A frame's exception is raised here."""
+        while self._pending and (wait_all or len(self._pending) > self.depth):
+            i, future = self._pending.popleft()
+            yield i, future.result()
