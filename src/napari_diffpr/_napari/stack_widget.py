@@ -20,46 +20,11 @@ from magicgui.widgets import ComboBox, Container, Label, ProgressBar, PushButton
 from ..methods import get_method, methods as registered_methods
 from ..lazy import LazyResult
 from .layers import UNWRAPPED_COLORMAP, phase_contrast, spatial_kwargs
+from .lazy_layers import add_lazy_layer, is_stack, lazy_reconstruction, viewed_index
 from .param_form import ParamForm
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
-
-
-def is_stack(layer) -> bool:
-    from napari.layers import Image
-
-    data = getattr(layer, "data", None)
-    if data is None or not isinstance(layer, Image):  # (napari hands docks proxies: no private attributes)
-        return False
-    return data.ndim > (3 if getattr(layer, "rgb", False) else 2)
-
-
-def as_frame_chunked(data):
-    """A dask array with one chunk per frame (dask input is rechunked, numpy wrapped, not copied)."""
-    import dask.array as da
-
-    return data if isinstance(data, da.Array) else da.from_array(data, chunks=(1,) * (data.ndim - 2) + data.shape[-2:])
-
-
-def viewed_index(viewer, layer) -> tuple:
-    """Index over ``layer``'s leading axes (T, Z...) of the frame on screen in ``viewer``."""
-    n_lead = layer.data.ndim - (3 if layer.rgb else 2)
-    point = np.asarray(viewer.dims.point)[-layer.ndim:]
-    coords = np.asarray(layer.world_to_data(point))
-    return tuple(int(np.clip(round(float(c)), 0, s - 1)) for c, s in zip(coords[:n_lead], layer.data.shape))
-
-
-def add_lazy_layer(viewer, lazy: LazyResult, source, name: str, first_phase: np.ndarray):
-    """Add ``lazy.phase`` as an image layer with ``source``'s scale, units and axis labels.
-    Added hidden, then shown: a new layer slices at its own default point (frame 0) before the
-    viewer's dims apply, which would compute frame 0 for nothing."""
-    meta = {**lazy.metadata, "napari_diffpr_kind": "phase", "lazy": True}
-    layer = viewer.add_image(lazy.phase, name=name, colormap=UNWRAPPED_COLORMAP, metadata=meta, multiscale=False,
-                             contrast_limits=phase_contrast(first_phase), visible=False,
-                             **spatial_kwargs(source, lazy.phase.ndim))
-    layer.visible = True
-    return layer
 
 
 class StackWidget(Container):
@@ -129,7 +94,7 @@ class StackWidget(Container):
         layer = self._layer()
         if layer is None:
             raise ValueError("choose a stack layer (an image with time or z axes)")
-        return LazyResult(as_frame_chunked(layer.data), self._method.value, **self.form.values())
+        return lazy_reconstruction(layer.data, self._method.value, **self.form.values())
 
     def _start(self, fn, on_returned, *, generator=False, total=0):
         from napari.qt.threading import create_worker
@@ -189,8 +154,6 @@ class StackWidget(Container):
         def show(res):
             self.lazy = lazy
             name = f"{layer.name} [{lazy.method.name}] (stack)"
-            if name in self._viewer.layers:
-                self._viewer.layers.remove(name)
             self.result_layer = add_lazy_layer(self._viewer, lazy, layer, name, res.phase)
             self._status.value = f"lazy stack of {lazy.metadata['n_frames']} frame(s); frames compute when viewed"
 
