@@ -16,8 +16,8 @@ CARRIER_TOLERANCE = 0.02
 
 
 def _first_frame(data) -> np.ndarray:
-    a = np.asarray(data)
-    while a.ndim > 2:
+    a = data if hasattr(data, "ndim") else np.asarray(data)
+    while a.ndim > 2:  # index first: a lazy (dask) stack reads its first frame only
         a = a[0]
     return np.asarray(a, dtype=np.float32)
 
