@@ -71,11 +71,12 @@ def result_metadata(result: Result, input_name: str | None, source_layer=None) -
 
 
 def show_result(viewer, result: Result, source_layer=None, method: str | None = None,
-                input_name: str | None = None):
-    """Add ``result`` as an Image layer (or update the same-named one) and return it."""
+                input_name: str | None = None, name: str | None = None):
+    """Add ``result`` as an Image layer (or update the same-named one) and return it.
+    ``name``: the layer's name when not "{input} [{method}]" (one frame of a stack)."""
     method = method or str(result.metadata.get("method", "result"))
     input_name = input_name or (source_layer.name if source_layer is not None else "phase")
-    name = result_layer_name(input_name, method)
+    name = name or result_layer_name(input_name, method)
     phase = np.asarray(result.phase, dtype=np.float32)
     meta = result_metadata(result, input_name, source_layer)
     wrapped = _is_wrapped(meta)

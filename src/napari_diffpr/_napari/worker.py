@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 from napari.qt.threading import GeneratorWorker, create_worker
 
 from ..api import run_method
@@ -46,21 +47,33 @@ class ReconstructionFailed(Exception):
         self.original = original
 
 
-def _run_guarded(data, method, **kwargs):
+def _run_guarded(job, *args, **kwargs):
     try:
-        return (yield from run_method(data, method, **kwargs))
+        return (yield from job(*args, **kwargs))
     except Exception as exc:
         raise ReconstructionFailed(exc) from exc
 
 
-def start_reconstruction(data, method: str, *, background=None, cache: dict | None = None,
-                         params: dict[str, Any] | None = None,
-                         on_progress: Callable | None = None, on_returned: Callable | None = None,
-                         on_errored: Callable | None = None, on_aborted: Callable | None = None,
-                         on_finished: Callable | None = None,
-                         activity: str | None = None, start: bool = True) -> GeneratorWorker:
-    """Start ``run_method(data, method, background=..., cache=..., **params)`` in a thread and
-    return the worker. Callbacks run in the GUI thread: ``on_progress(Progress)``,
+def run_frame(data, index: tuple, method, *, background=None, **kwargs):
+    """``run_method`` on frame ``index`` (a tuple over the leading axes) of the stack ``data``,
+    read here, in the worker: only that frame is read (a dask stack is not loaded whole). A
+    background with the stack's own shape gives its frame ``index``; any other is passed on."""
+    from .lazy_layers import frame_at
+
+    if background is not None and np.ndim(background) == np.ndim(data):
+        background = frame_at(background, index)
+    elif background is not None:
+        background = np.asarray(background)
+    return (yield from run_method(frame_at(data, index), method, background=background, **kwargs))
+
+
+def start_job(job: Callable, args: tuple = (), kwargs: dict[str, Any] | None = None, *,
+              on_progress: Callable | None = None, on_returned: Callable | None = None,
+              on_errored: Callable | None = None, on_aborted: Callable | None = None,
+              on_finished: Callable | None = None,
+              activity: str | None = None, start: bool = True) -> GeneratorWorker:
+    """Start the generator ``job(*args, **kwargs)`` (yielding Progress, returning a Result) in a
+    thread and return the worker. Callbacks run in the GUI thread: ``on_progress(Progress)``,
     ``on_returned(Result)``, ``on_errored(exception)``, ``on_aborted()``, ``on_finished()``.
     ``start=False`` returns the worker unstarted.
     ``activity``: a description for the busy indicator in napari's status bar / activity dock.
@@ -69,9 +82,8 @@ def start_reconstruction(data, method: str, *, background=None, cache: dict | No
     should ignore progress that arrives after the job has ended."""
     # _ignore_errors: the dock reports errors itself (notification + UI reset), so napari must
     # not re-raise them from the worker as well.
-    worker = create_worker(_run_guarded, data, method, background=background, cache=cache,
-                           _start_thread=False, _ignore_errors=True,
-                           _progress={"desc": activity} if activity else False, **(params or {}))
+    worker = create_worker(_run_guarded, job, *args, _start_thread=False, _ignore_errors=True,
+                           _progress={"desc": activity} if activity else False, **(kwargs or {}))
     relay = getattr(worker, "_relay_error", None)
     if relay is not None:  # napari would also post the raw traceback; the dock posts a clear message
         try:
@@ -87,3 +99,15 @@ def start_reconstruction(data, method: str, *, background=None, cache: dict | No
     if start:
         worker.start()
     return worker
+
+
+def start_reconstruction(data, method: str, *, background=None, cache: dict | None = None,
+                         params: dict[str, Any] | None = None, frame: tuple | None = None,
+                         **callbacks: Any) -> GeneratorWorker:
+    """Start ``run_method(data, method, background=..., cache=..., **params)`` in a thread and
+    return the worker (see :func:`start_job` for the callbacks, ``activity`` and ``start``).
+    ``frame``: run on that frame of the stack ``data`` only (:func:`run_frame`)."""
+    kwargs = {"background": background, "cache": cache, **(params or {})}
+    if frame is not None:
+        return start_job(run_frame, (data, tuple(frame), method), kwargs, **callbacks)
+    return start_job(run_method, (data, method), kwargs, **callbacks)
