@@ -5,6 +5,13 @@ Moving a refine-only control (the DiffPR corruption-level slider, sampler, steps
 only the refinement: the same ``cache`` dict goes back to run_method, so the method skips stage 1.
 The re-run is debounced and cancels the job in flight.
 
+A stack (a hologram with leading T/Z axes, an RGB image with more than H x W x 3) gets a scope
+choice (issue 12): the current frame (the one the viewer's dims point at, into a 2-D layer
+"{input} [{method}] [t=5]"), the whole stack as a lazy layer that computes the frames viewed
+(the Stack dock's machinery, :mod:`.lazy_layers`), or the whole stack computed now. Lazy
+(dask) inputs and large stacks default to the current frame, so nothing computes thousands of
+frames unasked; small in-memory stacks default to computing the whole stack.
+
 Everything the dock remembers is keyed on ``layer.unique_id`` (lineage.uid), never on ``id()``:
 napari hands plugin docks a proxy viewer whose layers are new objects on every access.
 """
@@ -13,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
 from napari.utils.notifications import show_error
 
@@ -25,14 +33,38 @@ from . import legend, lineage
 from .dock_fit import narrow_combos, scroll_body, wrap_label
 from .input_checks import background_mismatch, channel_first_rgb_warning
 from .layer_info import modality_of, physical_defaults
+from .lazy_layers import (LAZY_TIFF_BYTES, LAZY_TIFF_FRAMES, add_lazy_layer, compute_frame, frame_label,
+                          lazy_reconstruction, viewed_index)
 from .lifecycle import connect_while_alive, single_shot_timer
 from .param_form import ParamForm
 from .user_choice import UserChoice
-from .worker import describe_error, start_reconstruction
+from .worker import describe_error, start_job, start_reconstruction
 
 NO_BACKGROUND = "(none)"
 MEASUREMENT_KINDS = (None, "hologram", "background", "rgb")
 REFINE_DEBOUNCE_MS = 300
+
+# What a stack input is run on (the scope control shows only for inputs with leading axes).
+SCOPE_FRAME, SCOPE_LAZY, SCOPE_ALL = "frame", "lazy", "all"
+SCOPE_CHOICES = [("current frame", SCOPE_FRAME), ("whole stack, lazy", SCOPE_LAZY),
+                 ("whole stack, compute now", SCOPE_ALL)]
+LAZY_SUFFIX = " (lazy)"
+
+
+def lead_ndim(layer) -> int:
+    """How many leading axes (T, Z...) ``layer`` has before its frames (H x W, or H x W x 3)."""
+    spatial = 3 if modality_of(layer) == "rgb" else 2
+    return max(0, len(np.shape(layer.data)) - spatial)
+
+
+def default_scope(layer) -> str:
+    """The current frame for a lazy (dask, zarr...) stack or a large one (the sizes above which
+    the reader opens a TIFF lazily); the whole stack, computed now, for a small numpy stack."""
+    data = layer.data
+    if not isinstance(data, np.ndarray):
+        return SCOPE_FRAME
+    n_frames = int(np.prod(np.shape(data)[:lead_ndim(layer)], dtype=int))
+    return SCOPE_FRAME if n_frames >= LAZY_TIFF_FRAMES or data.nbytes >= LAZY_TIFF_BYTES else SCOPE_ALL
 
 
 _FRAME_STAGE = re.compile(r"^frame (\d+)/(\d+): ")
@@ -82,6 +114,7 @@ class ReconstructWidget(Container):
         self._pending_rerun = False
         self._job: dict[str, Any] = {}
         self.last_result: Result | None = None
+        self.lazy = None  # the LazyResult of the last "whole stack, lazy" run
 
         self._input = ComboBox(label="input", choices=self._input_choices,
                                tooltip="Hologram (2-D or a T/Z stack) or RGB brightfield image")
@@ -90,6 +123,10 @@ class ReconstructWidget(Container):
                                             "automatically by name ('X background', 'X_bg'...) or from "
                                             "the same file; only holograms of the input's size are offered")
         self._pairing = Label(value="")
+        self._scope = ComboBox(label="scope", choices=SCOPE_CHOICES, value=SCOPE_ALL, visible=False,
+                               tooltip="For a stack: reconstruct the frame on screen, the whole stack as a "
+                                       "lazy layer that computes the frames you view, or every frame now "
+                                       "(progress and Cancel)")
         self._method = ComboBox(label="method", choices=self._method_choices)
         self._about = Label(value="")
         self._warning = Label(value="")
@@ -109,8 +146,8 @@ class ReconstructWidget(Container):
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._bar = ProgressBar(min=0, max=100, value=0, label="progress")
         self._status = Label(value="ready")
-        self._body = Container(widgets=[self._input, self._background, self._pairing, self._method, self._about,
-                                        self._warning, self._device, self._params, self._weights,
+        self._body = Container(widgets=[self._input, self._scope, self._background, self._pairing, self._method,
+                                        self._about, self._warning, self._device, self._params, self._weights,
                                         self._prior_weights, self._reset,
                                         Container(widgets=[self._run_button, self._cancel_button],
                                                   layout="horizontal", labels=False),
@@ -192,6 +229,19 @@ class ReconstructWidget(Container):
         return self._viewer.layers[name]
 
     @property
+    def scope(self) -> str:
+        """SCOPE_FRAME, SCOPE_LAZY or SCOPE_ALL; a 2-D input is its own whole stack."""
+        layer = self.input_layer
+        return self._scope.value if layer is not None and lead_ndim(layer) else SCOPE_ALL
+
+    def viewed_frame(self) -> tuple | None:
+        """The input's frame on screen (a tuple over its leading axes), or None for a 2-D input."""
+        layer = self.input_layer
+        if layer is None or not lead_ndim(layer):
+            return None
+        return viewed_index(self._viewer, layer)[:lead_ndim(layer)]
+
+    @property
     def method(self) -> Method | None:
         name = self._method.value
         return methods().get(name) if name else None
@@ -207,6 +257,9 @@ class ReconstructWidget(Container):
         if new_input:
             self._input_uid = lineage.uid(layer)
             self._background_choice.by_user = False
+            if layer is not None and lead_ndim(layer):
+                self._scope.value = default_scope(layer)
+        self._scope.visible = layer is not None and lead_ndim(layer) > 0
         self._set_background_choices(auto=new_input or not self._background_choice.by_user)
         self._warning.value = (channel_first_rgb_warning(layer.data) if layer is not None else None) or ""
         self._warning.visible = bool(self._warning.value)
@@ -308,6 +361,10 @@ class ReconstructWidget(Container):
         self._method.reset_choices()
         self._method.value = name
 
+    def set_scope(self, scope: str) -> None:
+        """For a stack input: "frame" (the frame on screen), "lazy" or "all" (see SCOPE_CHOICES)."""
+        self._scope.value = scope
+
     def set_device(self, device: str) -> None:
         """'auto', 'cpu', 'cuda' or 'mps' (used by methods that declare a device)."""
         self._device.value = device
@@ -318,8 +375,8 @@ class ReconstructWidget(Container):
 
     def _on_param_changed(self, name: str) -> None:
         method = self.method
-        if method is None or name not in method.refine_only_params:
-            return
+        if method is None or name not in method.refine_only_params or self.scope == SCOPE_LAZY:
+            return  # a lazy stack has no stage 1 kept to refine: it waits for Run
         # Only a run on the same input with the same stage-1 settings (finished, or still in
         # flight) is refined again; anything else waits for Run.
         key = self._current_key()
@@ -345,8 +402,12 @@ class ReconstructWidget(Container):
         stage1 = tuple((k, repr(v)) for k, v in sorted(values.items())
                        if k not in method.refine_only_params)
         background = lineage.uid(self.background_layer) if method.uses_background else None
+        # one frame of a stack has its own cache: frame 3's stage 1 is never reused for frame 5
+        scope = self.scope
+        where = (scope, self.viewed_frame()) if scope == SCOPE_FRAME else scope
         # the methods' caches check the input's bytes themselves (an in-place edit recomputes)
-        return (lineage.uid(layer), method.name, background, stage1, self._device.value, self._weight_files())
+        return (lineage.uid(layer), method.name, background, stage1, self._device.value, self._weight_files(),
+                where)
 
     def _weight_files(self) -> tuple[str | None, str | None]:
         """The weight files chosen in the dock (None = the installed weights)."""
@@ -406,17 +467,49 @@ class ReconstructWidget(Container):
                            f"{layer.data.shape[-2:]}: choose a background of the same size or (none)")
                 return None
             background = bg_layer.data
-        key = self._current_key()
-        if key != self._cache_key:  # new input or stage-1 settings: start a fresh cache
-            self._cache_key, self._cache = key, {}
+        scope = self.scope
+        frame = self.viewed_frame() if scope in (SCOPE_FRAME, SCOPE_LAZY) else None
+        where = f"{layer.name} [{frame_label(layer, frame)}]" if scope == SCOPE_FRAME else layer.name
         self._job = {"layer_uid": lineage.uid(layer), "method": method.name, "input_name": layer.name,
-                     "done": False, "key": key}
+                     "done": False, "scope": scope, "frame": frame, "where": where,
+                     "result_name": self._result_name(layer, method.name, scope, frame)}
+        callbacks = dict(on_progress=self._on_progress, on_errored=self._on_errored, on_aborted=self._on_aborted,
+                         on_finished=self._on_finished, activity=f"napari-diffpr {method.name} on {where}",
+                         start=start)
+        if scope == SCOPE_LAZY:
+            return self._run_lazy(layer, method, background, params, frame, callbacks)
+        key = self._current_key()
+        if key != self._cache_key:  # new input, frame or stage-1 settings: start a fresh cache
+            self._cache_key, self._cache = key, {}
+        self._job["key"] = key
         self._set_running(True)
         self.worker = start_reconstruction(
-            layer.data, method.name, background=background, cache=self._cache, params=params,
-            on_progress=self._on_progress, on_returned=self._on_returned,
-            on_errored=self._on_errored, on_aborted=self._on_aborted, on_finished=self._on_finished,
-            activity=f"napari-diffpr {method.name} on {layer.name}", start=start)
+            layer.data, method.name, background=background, cache=self._cache, params=params, frame=frame,
+            on_returned=self._on_returned, **callbacks)
+        return self.worker
+
+    @staticmethod
+    def _result_name(layer, method: str, scope: str, frame: tuple | None) -> str:
+        name = result_layers.result_layer_name(layer.name, method)
+        if scope == SCOPE_FRAME and frame is not None:
+            return f"{name} [{frame_label(layer, frame)}]"
+        return name + LAZY_SUFFIX if scope == SCOPE_LAZY else name
+
+    def _run_lazy(self, layer, method: Method, background, params: dict, frame: tuple, callbacks: dict):
+        """The whole stack as a lazy layer (the Stack dock's machinery): only the frame on screen
+        is computed here, in a worker, for the contrast limits; napari computes the others when
+        they are viewed."""
+        if background is not None and np.ndim(background) != np.ndim(layer.data):
+            background = np.asarray(background)  # one frame for all: read once, not per frame
+        try:
+            lazy = lazy_reconstruction(layer.data, method.name, background=background, **params)
+        except (DiffPRError, ValueError) as exc:
+            self._fail(str(exc))
+            return None
+        self._job.update(key=None, lazy=lazy)
+        self._set_running(True)
+        self.worker = start_job(compute_frame, (lazy, frame, f"{layer.name} [{frame_label(layer, frame)}]"),
+                                on_returned=self._on_lazy_returned, **callbacks)
         return self.worker
 
     def cancel(self) -> None:
@@ -431,7 +524,7 @@ class ReconstructWidget(Container):
         self._cancel_button.enabled = running
         if running:
             self._bar.value = 0
-            self._status.value = f"running {self._job['method']} on {self._job['input_name']}…"
+            self._status.value = f"running {self._job['method']} on {self._job['where']}…"
 
     def _source(self):
         return lineage.find(self._viewer, self._job.get("layer_uid"))
@@ -454,14 +547,33 @@ class ReconstructWidget(Container):
 
     def _on_returned(self, result: Result) -> None:
         self._drop_preview()
-        result_layers.show_result(self._viewer, result, self._source(), self._job["method"],
-                                  input_name=self._job["input_name"])
+        frame, source = self._job.get("frame"), self._source()
+        if frame is not None:  # one frame of a stack: which one goes into the record
+            result.metadata["frame_index"] = list(frame)
+            if source is not None:
+                result.metadata["stack_shape"] = list(np.shape(source.data))
+        result_layers.show_result(self._viewer, result, source, self._job["method"],
+                                  input_name=self._job["input_name"], name=self._job["result_name"])
         self.last_result = result
         self._done_key = self._job["key"]
         self._bar.value = 100
-        self._status.value = (f"done: {result_layers.result_layer_name(self._job['input_name'], self._job['method'])}"
+        self._status.value = (f"done: {self._job['result_name']}"
                               f" in {result.metadata.get('seconds', 0.0):.2f} s"
                               + (f" on {result.metadata['device']}" if result.metadata.get("device") else ""))
+
+    def _on_lazy_returned(self, result: Result) -> None:
+        self._drop_preview()
+        source, lazy = self._source(), self._job["lazy"]
+        if source is None:  # the input was closed while its frame computed
+            self._status.value = "the input layer is gone"
+            return
+        layer = add_lazy_layer(self._viewer, lazy, source, self._job["result_name"], result.phase)
+        self._viewer.layers.selection.active = layer  # the legend follows the selection
+        self.lazy = lazy
+        self._done_key = None  # nothing kept to refine: a slider change waits for Run
+        self._bar.value = 100
+        self._status.value = (f"lazy: {self._job['result_name']}, {lazy.metadata['n_frames']} frame(s); "
+                              "each computes when you view it")
 
     def _on_errored(self, exc: BaseException) -> None:
         self._drop_preview()
