@@ -118,6 +118,30 @@ def test_cli_trains_exports_and_resumes(tmp_path, capsys):
     assert cfg["training"]["steps_done"] == 3
 
 
+def test_init_from_starts_from_exported_weights_and_refuses_another_network(tmp_path, capsys):
+    from napari_diffpr.models.weights import load_weights
+
+    common = ["--size", "32", "--pool-size", "4", "--pool-image", "32", "--batch-size", "2", "--base-channels", "4",
+              "--threads", "1", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert main(["reduced-unet-hologram", "--steps", "2", "--out", str(tmp_path / "a"), *common]) == 0
+    first = tmp_path / "a" / "reduced-unet-hologram.safetensors"
+    # zero steps from the file: the exported weights are the file's (float16 round trip)
+    assert main(["reduced-unet-hologram", "--steps", "0", "--init-from", str(first), "--out", str(tmp_path / "b"),
+                 *common]) == 0
+    assert "starting reduced-unet-hologram from the weights in" in capsys.readouterr().err
+    a, _ = load_weights(first)
+    b, cfg = load_weights(tmp_path / "b" / "reduced-unet-hologram.safetensors")
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+    assert cfg["training"]["initialised_from"] == str(first)
+    # another architecture, or another width, is refused before any training
+    with pytest.raises(ValueError, match="ReducedUNet"):
+        main(["unet-hologram", "--steps", "1", "--init-from", str(first), "--out", str(tmp_path / "c"), *common])
+    with pytest.raises(ValueError, match="model_kwargs|base_channels"):
+        main(["reduced-unet-hologram", "--steps", "1", "--init-from", str(first), "--out", str(tmp_path / "d"),
+              *common[:-9], "--base-channels", "8", *common[-7:]])
+
+
 def test_wide_pool_holds_out_a_family_and_a_carrier_regime_and_feeds_the_unwrapped_phase():
     assert data.HELD_OUT["kind"] not in data.WIDE["kinds"] and "mixed" not in data.WIDE["kinds"]
     assert data.HELD_OUT["carrier"][0] >= data.WIDE["carrier"][1]

@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default="runs/cache", help="where simulated pools are cached")
     p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt if present")
+    p.add_argument("--init-from", default=None, metavar="WEIGHTS",
+                   help="start from these exported weights (.safetensors of the same network) instead of a "
+                        "random initialisation: fine-tuning, e.g. on larger frames; ignored when --resume "
+                        "finds a checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--install", action="store_true",
                    help="copy the exported weights into your per-user weights folder (used in preference "
@@ -71,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and trainer.checkpoint_path.is_file():
         trainer.load_checkpoint()
         print(f"resumed {args.model} at step {trainer.step} from {trainer.checkpoint_path}", file=sys.stderr)
+    elif args.init_from:
+        trainer.init_from(args.init_from)
+        print(f"starting {args.model} from the weights in {args.init_from}", file=sys.stderr)
     if args.export_only:
         if not trainer.checkpoint_path.is_file():
             print(f"no checkpoint at {trainer.checkpoint_path} to export", file=sys.stderr)

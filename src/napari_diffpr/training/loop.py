@@ -74,6 +74,7 @@ class TrainConfig:
     max_minutes: float | None = None     # stop (checkpointed) after this much wall time in this process
     device: str = "cpu"
     threads: int = 2
+    init_from: str | None = None         # weight file the run started from (fine-tuning), or None
 
     def resolved(self) -> "TrainConfig":
         if self.model not in MODEL_SPECS:
@@ -176,6 +177,24 @@ class Trainer:
         if MODEL_SPECS[self.cfg.model][0] in ("prior", "zmd"):
             from ..models.schedule import VPSchedule
             self.schedule = VPSchedule()
+
+    def init_from(self, path: str | Path) -> None:
+        """Start from the weights of an exported file (``napari-diffpr train --init-from``):
+        fine-tuning, e.g. on larger frames. The file must hold this run's architecture with the
+        same model_kwargs; the optimiser starts fresh at step 0 and the EMA from the same weights."""
+        from safetensors.torch import load_file
+
+        from ..models.weights import read_config
+
+        saved = read_config(path)
+        arch = MODEL_SPECS[self.cfg.model][1]
+        if saved.get("architecture") != arch or saved.get("model_kwargs") != self.cfg.model_kwargs:
+            raise ValueError(f"{path} holds a {saved.get('architecture')!r} with {saved.get('model_kwargs')}; "
+                             f"this run trains a {arch!r} with {self.cfg.model_kwargs}")
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+        self.model.load_state_dict(state)
+        self.ema.load_state_dict(state)
+        self.cfg.init_from = str(path)
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -358,7 +377,7 @@ class Trainer:
                               "lr": self.cfg.lr, "lr_min": self.cfg.lr_min, "ema_decay": self.cfg.ema_decay,
                               "optimizer": "Adam(0.9, 0.999)", "device": str(self.device),
                               "torch_threads": self.cfg.threads, "command": command,
-                              "data": self.data_description()}
+                              "data": self.data_description(), "initialised_from": self.cfg.init_from}
         path = save_weights(self.ema, path, config)
         (Path(path).with_suffix(".json")).write_text(json.dumps(config, indent=2))
         return path
