@@ -141,12 +141,18 @@ def test_scope_shows_for_stacks_only_and_defaults_to_the_current_frame_when_lazy
     assert movie.read() <= {0}, "choosing the stack read more than the frame on screen"
 
 
-def test_current_frame_reconstructs_only_the_viewed_frame(qtbot, movie_viewer, method_calls):
+def _run_at_frame(qtbot, movie_viewer, scope: str, frame: int):
+    """Choose ``scope``, move the time slider to ``frame``, forget the reads so far, run."""
     viewer, widget, movie = movie_viewer
-    _choose(qtbot, widget._scope, "current frame")
-    _move_dims_slider(qtbot, viewer, 3)
+    _choose(qtbot, widget._scope, scope)
+    _move_dims_slider(qtbot, viewer, frame)
     movie.read()
     _run_and_wait(qtbot, widget)
+    return viewer, widget, movie
+
+
+def test_current_frame_reconstructs_only_the_viewed_frame(qtbot, movie_viewer, method_calls):
+    viewer, widget, movie = _run_at_frame(qtbot, movie_viewer, "current frame", 3)
     assert method_calls == [(SIZE, SIZE)]  # one frame went to the method
     assert movie.read() <= {3}  # and only frame 3 was read: the stack was not materialised
     layer = viewer.layers["movie [fourier] [t=3]"]
@@ -160,11 +166,7 @@ def test_current_frame_reconstructs_only_the_viewed_frame(qtbot, movie_viewer, m
 
 
 def test_whole_stack_lazy_computes_the_frames_viewed(qtbot, movie_viewer, method_calls):
-    viewer, widget, movie = movie_viewer
-    _choose(qtbot, widget._scope, "whole stack, lazy")
-    _move_dims_slider(qtbot, viewer, 3)
-    movie.read()
-    _run_and_wait(qtbot, widget)
+    viewer, widget, movie = _run_at_frame(qtbot, movie_viewer, "whole stack, lazy", 3)
     layer = viewer.layers["movie [fourier] (lazy)"]
     assert type(layer.data).__module__.startswith("dask") and layer.data.shape == (N, SIZE, SIZE)
     np.testing.assert_allclose(layer.scale, SCALE)
