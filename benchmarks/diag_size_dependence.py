@@ -7,7 +7,7 @@ vanilla and reduced U-Nets on the whole frame's network input and on overlapping
 tiles of that same input (the input is computed once on the whole frame, so the demodulation and
 the unwrapped-phase channel are identical; Hann-blended), and prints PSNR against the truth, the
 median background phase and the slope of predicted against true phase over the cells, with
-Fourier filtering for reference. Tiles of the training crop size (64²) test whether the size
+Fourier filtering and default DiffPR (everything from the hologram) for reference. Tiles of the training crop size (64²) test whether the size
 dependence comes from normalisation statistics over a larger field.
 """
 from __future__ import annotations
@@ -59,8 +59,11 @@ def main() -> None:
                 print(f"{size} {name:22s} {'whole frame' if not t else f'tiles {t}²':11s} PSNR "
                       f"{nd.compare(p, truth)['psnr']:.2f} dB  background {np.median(p[bg]):+.3f} rad  "
                       f"slope {slope:.3f}", flush=True)
-        pf = nd.reconstruct(s["measurement"], "fourier", background=s["background"]).phase
-        print(f"{size} fourier PSNR {nd.compare(pf, truth)['psnr']:.2f} dB", flush=True)
+        for method in ("fourier", "diffpr"):
+            kw = {"device": "cpu"} if method == "diffpr" else {}
+            p = nd.reconstruct(s["measurement"], method, background=s["background"], **kw).phase
+            print(f"{size} {method:34s} PSNR {nd.compare(p, truth)['psnr']:.2f} dB  "
+                  f"slope {np.polyfit(truth[cell], p[cell], 1)[0]:.3f}", flush=True)
 
 
 if __name__ == "__main__":
