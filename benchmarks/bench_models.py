@@ -475,8 +475,8 @@ def run_guidance_sweep(args) -> list[dict]:
         fourier[key] = float(np.mean([nd.compare(nd.reconstruct(h, "fourier", background=b), r)["psnr"]
                                       for h, b, r in zip(holos, bgs, refs)]))
     rows.append({"setting": "fourier", **fourier})
-    settings = [dict(t_corrupt=t, guidance=g, steps=s) for t, g, s in
-                itertools.product(args.sweep_t, args.sweep_g, args.sweep_steps)]
+    settings = [dict(t_corrupt=t, guidance=g, steps=s, samples=n) for t, g, s, n in
+                itertools.product(args.sweep_t, args.sweep_g, args.sweep_steps, args.sweep_samples)]
     settings.append(dict(t_corrupt=0))
     for st in settings:
         out = {}
@@ -516,13 +516,16 @@ def main(argv=None) -> int:
     p.add_argument("--sweep-t", type=int, nargs="*", default=[10, 25, 50, 100])
     p.add_argument("--sweep-g", type=float, nargs="*", default=[0.0, 1.0, 3.0, 10.0])
     p.add_argument("--sweep-steps", type=int, nargs="*", default=[3])
+    p.add_argument("--sweep-samples", type=int, nargs="*", default=[4])
+    p.add_argument("--sweep-out", default=str(ROOT / "benchmarks" / "results_sweep.json"),
+                   help="where --sweep-defaults writes its rows")
     args = p.parse_args(argv)
     if args.sweep_defaults:
         import torch
 
         torch.set_num_threads(args.threads)
         rows = run_guidance_sweep(args)
-        Path(ROOT / "benchmarks" / "results_sweep.json").write_text(json.dumps(rows, indent=1))
+        Path(args.sweep_out).write_text(json.dumps(rows, indent=1))
         return 0
     if args.stress:
         import torch

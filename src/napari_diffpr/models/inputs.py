@@ -281,6 +281,18 @@ def band_filter(shape: tuple[int, int], radius: float, device="cpu") -> torch.Te
     return 0.5 * (1 + torch.cos(math.pi * edge))
 
 
+def band_limit(phase: torch.Tensor, radius: float) -> torch.Tensor:
+    """``phase`` (..., H, W) low-passed by ``band_filter`` at ``radius`` cycles/px: only the
+    spatial frequencies the demodulation passed, i.e. those the measurement can vouch for. The
+    map is mirrored to (2H, 2W) first, so the FFT's wrap-around sees no edge jump (no ringing
+    at the borders)."""
+    h, w = phase.shape[-2:]
+    x = torch.cat([phase, phase.flip(-1)], dim=-1)
+    x = torch.cat([x, x.flip(-2)], dim=-2)
+    filt = band_filter((2 * h, 2 * w), radius, phase.device)
+    return torch.fft.ifft2(torch.fft.fft2(x.float()) * filt).real[..., :h, :w].to(phase.dtype)
+
+
 def features_from_measurement(m: dict, config: dict | None = None) -> torch.Tensor:
     """Network input for the configured hologram representation from ``hologram_measurement``."""
     u = m["field"]
