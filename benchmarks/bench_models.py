@@ -255,9 +255,9 @@ def stress_methods(default_guidance: float, samples: int) -> list[tuple[str, str
     return [("Fourier filtering", "fourier", {}),
             ("U-Net (vanilla)", "unet", {}),
             ("Reduced U-Net", "reduced-unet", {}),
-            ("DiffPR, guidance 0, 1 sample (paper)", "diffpr", {"guidance": 0.0, "samples": 1}),
-            ("DiffPR, default but 1 sample", "diffpr", {"samples": 1}),
-            (f"DiffPR, default ({samples} samples)", "diffpr", {"samples": samples})]
+            ("DiffPR, guidance 0 (paper's unguided refinement)", "diffpr", {"guidance": 0.0, "samples": 1}),
+            ("DiffPR, default (1 sample)", "diffpr", {"samples": 1}),
+            (f"DiffPR, default but {samples} samples", "diffpr", {"samples": samples})]
 
 
 def run_stress(args) -> dict:
