@@ -46,13 +46,14 @@ DIFFPR_PARAMS = (
     DEVICE,
 )
 
-# Holograms (issue 7): defaults = the best mean PSNR per network evaluation of the sweep on
-# validation seeds, with the result limited to the measured band (docs/samplers.md,
-# `bench_models.py --sweep-defaults --sweep-t 10 25 50 --sweep-g 10 --sweep-steps 1 2 3
-# --sweep-samples 1 2 4`): t_corrupt 10, guidance 10, 1 sample, 1 step: +2.79 dB over Fourier
-# filtering on average, worst cell +0.04 dB, at 3.0x one U-Net pass (512²). 2 steps gain 0.22 dB
-# more but cost 4.5x (issue 7 allows 4x); 4 samples gain 0.01 dB.
-GUIDANCE_DEFAULT = 10.0
+# Holograms (issue 7): defaults = the best mean PSNR for one network evaluation on validation
+# seeds, with the guided result limited to the measured band and the guide's r² floored by stage
+# 1's measured error (docs/samplers.md, `bench_models.py --sweep-defaults --sweep-t 10 25
+# --sweep-g 1 3 10 --sweep-steps 1 2 --sweep-samples 1 --sweep-out benchmarks/results_sweep_floor.json`):
+# t_corrupt 10, guidance 1 (the noise as estimated), 1 step, 1 sample: +3.37 dB over Fourier
+# filtering on average, worst condition +0.10 dB, 3.0x one U-Net pass at 512². 2 steps gain
+# 0.01 dB at 4.5x; more samples gained <= 0.02 dB in the band-limited sweep before.
+GUIDANCE_DEFAULT = 1.0
 SAMPLES_DEFAULT = 1
 HOLOGRAM_STEPS_DEFAULT = 1
 HOLOGRAM_T_DEFAULT = 10

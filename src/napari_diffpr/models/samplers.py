@@ -212,8 +212,33 @@ def sample_pc(eps_fn: EpsFn, schedule: VPSchedule, x_start: torch.Tensor, t_star
 _BY_NAME = {"pc": sample_pc, "ddim": sample_ddim, "dpm++": sample_dpmpp_2m}
 
 
+def shell_error_variance(measurement: torch.Tensor, estimate: torch.Tensor, band: torch.Tensor,
+                         noise_var: float, shells: int = 24) -> torch.Tensor:
+    """Per-pixel error variance (H, W) of ``estimate`` against the truth, per radial frequency
+    shell inside ``band`` (0 outside): the measurement's mean squared difference from the
+    estimate in that shell minus the measurement's own white noise ``noise_var`` (>= 0).
+    ``measurement`` and ``estimate`` (..., H, W) in the same units; a first-stage estimate's
+    error is far larger than ΠGDM's r² assumes at a low noise level, and this says by how much."""
+    h, w = measurement.shape[-2:]
+    diff = torch.fft.fft2((measurement - estimate).reshape(-1, h, w)[0])
+    power = diff.abs().pow(2) / (h * w)                      # per-pixel variance units
+    fy = torch.fft.fftfreq(h, device=band.device)[:, None]
+    fx = torch.fft.fftfreq(w, device=band.device)[None, :]
+    rho = torch.sqrt(fy ** 2 + fx ** 2)
+    inside = band > 0
+    out = torch.zeros((h, w), dtype=power.dtype, device=power.device)
+    if not bool(inside.any()):
+        return out
+    edges = torch.linspace(0.0, float(rho[inside].max()) * (1 + 1e-6), shells + 1)
+    for a, b in zip(edges[:-1], edges[1:]):
+        m = inside & (rho >= a) & (rho < b)
+        if bool(m.any()):
+            out[m] = max(float(power[m].mean()) - float(noise_var), 0.0)
+    return out
+
+
 def wiener_guide(measurement: torch.Tensor, band: torch.Tensor, noise_var: float | torch.Tensor,
-                 guidance: float) -> GuideFn:
+                 guidance: float, error_var: torch.Tensor | None = None) -> GuideFn:
     """Measurement-consistent x0 (a ΠGDM-style projection for a diagonal operator, one FFT
     pair, no backprop): inside the band, each Fourier coefficient of x0 moves toward the
     measurement's, by the Wiener weight of the two error variances,
@@ -224,7 +249,9 @@ def wiener_guide(measurement: torch.Tensor, band: torch.Tensor, noise_var: float
     ``measurement`` (..., H, W) in the sampler's units (broadcast over the batch), ``band``
     (H, W) in [0, 1] (0: the prior alone decides), ``noise_var`` the measurement's white noise
     variance per pixel (same units), ``guidance`` > 0 scales the measurement's precision (1: as
-    estimated; larger: trust the measurement more)."""
+    estimated; larger: trust the measurement more). ``error_var`` (H, W), optional: a floor on
+    r² per frequency (``shell_error_variance`` of the estimate the sampler starts from), so a
+    warm start from a coarse estimate is not trusted more than its measured error allows."""
     if not guidance > 0:
         raise ValueError(f"guidance must be > 0 for a guide (0 means no guide); got {guidance!r}")
     y_hat = torch.fft.fft2(measurement)
@@ -233,6 +260,8 @@ def wiener_guide(measurement: torch.Tensor, band: torch.Tensor, noise_var: float
 
     def guide(x0: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
         r2 = sigma * sigma / (alpha * alpha + sigma * sigma)
+        if error_var is not None:
+            r2 = torch.clamp(error_var, min=r2)
         w = band * (r2 / (r2 + nv))
         x_hat = torch.fft.fft2(x0)
         return torch.fft.ifft2(x_hat + w * (y_hat - x_hat)).real.to(x0.dtype)
