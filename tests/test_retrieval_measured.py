@@ -81,3 +81,29 @@ def test_qpformat_hdf5_hologram_reconstructs():
     centre = res.phase[h // 2 - 30:h // 2 + 30, w // 2 - 30:w // 2 + 30]
     assert np.median(centre) > 2.0
     assert abs(np.median(res.phase[frame])) < 0.1 and np.std(res.phase[frame]) < 0.2
+
+
+@pytest.mark.parametrize("seed", [5, 53])
+def test_learned_inputs_keep_sign_and_tilt_on_hl60_starved_to_5_photons(hl60, seed):
+    """The networks' demodulated field (models.inputs) of the HL60 hologram Poisson-resampled to
+    5 photons/px: the right sign and no false tilt. Before the noise-gated smoothing of the tilt
+    estimate both draws came out with a tilt of ~1.4 fringes and the wrong sign (measured, wrapped
+    RMS error against Fourier filtering of the original / of the conjugate: 1.50 / 1.65 and
+    1.57 / 1.69 rad; now 0.53 / 1.04 and 0.54 / 1.04)."""
+    import torch
+
+    from napari_diffpr.models import inputs
+
+    holo0, bg0 = (a.astype(np.float32) for a in hl60)
+    ref = nd.reconstruct(holo0, "fourier", background=bg0).phase
+    rng = np.random.default_rng(seed)
+    holo = rng.poisson(holo0 / holo0.mean() * 5).astype(np.float32)
+    bg = rng.poisson(bg0 / bg0.mean() * 5).astype(np.float32)
+    u = inputs.demodulate(torch.from_numpy(holo)[None], torch.from_numpy(bg)[None])[0].numpy()
+
+    def wrapped_rms(phase):
+        z = np.exp(1j * (phase - ref))
+        return float(np.sqrt(np.mean(np.angle(z * np.conj(z.mean() / abs(z.mean()))) ** 2)))
+
+    right, flipped = wrapped_rms(np.angle(u)), wrapped_rms(-np.angle(u))
+    assert right < 0.8 < flipped, (right, flipped)
