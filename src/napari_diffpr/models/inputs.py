@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..torchfft import ifft2
 from ..errors import InputError, RetrievalError
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -124,7 +125,7 @@ def _sideband(holo: torch.Tensor, carrier: torch.Tensor, fraction: float) -> tor
     # cosine roll-off over the outer 20% of the radius: less ringing than a hard disk
     edge = ((rho - 0.8 * radius) / (0.2 * radius)).clamp(0, 1)
     filt = 0.5 * (1 + torch.cos(math.pi * edge))
-    return torch.fft.ifft2(spec * filt)
+    return ifft2(spec * filt)
 
 
 def _remove_tilt_and_offset(u: torch.Tensor, noisy: torch.Tensor | None = None) -> torch.Tensor:
@@ -248,7 +249,7 @@ def _gaussian_blur(u: torch.Tensor, sigma: float) -> torch.Tensor:
     fy = torch.fft.fftfreq(h, device=u.device)[:, None]
     fx = torch.fft.fftfreq(w, device=u.device)[None, :]
     gain = torch.exp(-2 * (math.pi * sigma) ** 2 * (fy ** 2 + fx ** 2))
-    return torch.fft.ifft2(torch.fft.fft2(u) * gain)
+    return ifft2(torch.fft.fft2(u) * gain)
 
 
 def hologram_features(holograms: torch.Tensor, backgrounds: torch.Tensor | None = None,
@@ -312,7 +313,7 @@ def band_limit(phase: torch.Tensor, radius: float) -> torch.Tensor:
     x = torch.cat([phase, phase.flip(-1)], dim=-1)
     x = torch.cat([x, x.flip(-2)], dim=-2)
     filt = band_filter((2 * h, 2 * w), radius, phase.device)
-    return torch.fft.ifft2(torch.fft.fft2(x.float()) * filt).real[..., :h, :w].to(phase.dtype)
+    return ifft2(torch.fft.fft2(x.float()) * filt).real[..., :h, :w].to(phase.dtype)
 
 
 def features_from_measurement(m: dict, config: dict | None = None) -> torch.Tensor:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..torchfft import ifft2
 from .. import caching
 from ..errors import ParameterError
 from ..result import Progress
@@ -422,7 +423,7 @@ def band_residual(phase: np.ndarray, measurement: dict) -> np.ndarray:
     u = measurement["field"][0].to("cpu")
     ph = torch.from_numpy(np.asarray(phase, dtype=np.float32))
     band = inputs.band_filter(tuple(ph.shape), float(measurement["radius"][0]))
-    synth = torch.fft.ifft2(torch.fft.fft2(inputs._phasor(ph)) * band)
+    synth = ifft2(torch.fft.fft2(inputs._phasor(ph)) * band)
     return torch.angle(u * synth.conj()).numpy().astype(np.float32)
 
 

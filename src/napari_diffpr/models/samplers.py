@@ -36,6 +36,7 @@ from typing import Callable, Generator, Sequence
 
 import torch
 
+from ..torchfft import ifft2
 from .schedule import VPSchedule
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -264,7 +265,7 @@ def wiener_guide(measurement: torch.Tensor, band: torch.Tensor, noise_var: float
             r2 = torch.clamp(error_var, min=r2)
         w = band * (r2 / (r2 + nv))
         x_hat = torch.fft.fft2(x0)
-        return torch.fft.ifft2(x_hat + w * (y_hat - x_hat)).real.to(x0.dtype)
+        return ifft2(x_hat + w * (y_hat - x_hat)).real.to(x0.dtype)
 
     return guide
 

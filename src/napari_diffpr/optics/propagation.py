@@ -110,5 +110,6 @@ def propagate(field, distance_um, wavelength_um: float, pixel_size_um: float,
     tf = make(u.shape, pixel_size_um, wavelength_um, distance_um, n_medium, device=u.device)
     if na is not None:
         tf = tf * pupil(u.shape, pixel_size_um, na, wavelength_um, device=u.device)
-    out = torch.fft.ifft2(torch.fft.fft2(u) * tf)
+    from ..torchfft import ifft2  # torch's own is wrong at 2048² on >1 thread
+    out = ifft2(torch.fft.fft2(u) * tf)
     return out.cpu().numpy() if was_numpy else out
