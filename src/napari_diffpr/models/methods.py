@@ -50,7 +50,7 @@ DIFFPR_PARAMS = (
 # seeds, with the guided result limited to the measured band and the guide's r² floored by stage
 # 1's measured error (docs/samplers.md, `bench_models.py --sweep-defaults --sweep-t 10 25
 # --sweep-g 1 3 10 --sweep-steps 1 2 --sweep-samples 1 --sweep-out benchmarks/results_sweep_floor.json`):
-# t_corrupt 10, guidance 1 (the noise as estimated), 1 step, 1 sample: +3.37 dB over Fourier
+# t_corrupt 10, guidance 1 (the noise as estimated), 1 step, 1 sample: +3.27 dB over Fourier
 # filtering on average, worst condition +0.10 dB, 3.0x one U-Net pass at 512². 2 steps gain
 # 0.01 dB at 4.5x; more samples gained <= 0.02 dB in the band-limited sweep before.
 GUIDANCE_DEFAULT = 1.0
