@@ -233,9 +233,9 @@ def test_shipped_prior_denoises_simulated_phase_maps_with_every_sampler():
 
 def test_shipped_diffpr_beats_fourier_on_a_small_low_light_hologram():
     """Issue 7: 80 photons/px at fringe visibility 0.35, 128², with its background hologram, a
-    test-seed phantom of the training families. Measured (2 Dec, band-limited defaults): Fourier
-    filtering 24.27 dB, reduced U-Net 26.40 dB, DiffPR with default settings 26.65 dB (+2.4 dB
-    over Fourier; +1.5 to +3.2 dB on the next three test seeds). The margin asked here is 1 dB.
+    test-seed phantom of the training families. Measured (2 Dec, session-4 defaults): Fourier
+    filtering 24.27 dB, reduced U-Net 26.40 dB, DiffPR with default settings 26.83 dB (+2.6 dB
+    over Fourier; +1.8 to +3.9 dB on the next three test seeds). The margin asked here is 1 dB.
     samples=4 adds the uncertainty map."""
     if not {"reduced-unet-hologram", "prior"} <= set(_shipped()):
         pytest.skip("DiffPR weights not shipped")
