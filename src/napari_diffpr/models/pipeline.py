@@ -30,10 +30,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..torchfft import ifft2
 from .. import caching
 from ..errors import ParameterError
 from ..result import Progress
+from ..torchfft import ifft2
 from . import inputs
 from .samplers import SAMPLERS, get_sampler, network_evaluations, shell_error_variance, wiener_guide
 from .schedule import VPSchedule
@@ -376,44 +376,20 @@ class DiffPRPipeline:
         y = inputs.phase_to_network(y_rad, self.prior_config).to(self.device)
         radius = float(m["radius"][0])
         band = inputs.band_filter(tuple(shape), radius, self.device)
-        if not m.get("with_background", True) and NO_BACKGROUND_CUT_CYCLES:
-            # Without a background hologram the setup's aberration stays in the measurement's
-            # lowest frequencies (a systematic error the white-noise estimate does not see):
-            # there stage 1 decides, through a smooth high-pass on the guidance band.
-            band = band * low_cut(tuple(shape), NO_BACKGROUND_CUT_CYCLES, self.device)
+        # Without a background hologram the setup's aberration sits in the measurement's lowest
+        # frequencies; the error floor weighs it against stage 1's own error there and the poly2
+        # fit at the end removes it. (A high-pass that left those frequencies to stage 1 lost up
+        # to 14 dB once the floor was in: docs/samplers.md, "The guide's error floor".)
         scale = inputs._cfg(self.prior_config, "phase_scale_rad")
         noise = float(m["phase_noise"][0])
-        error_var = None
-        if EMPIRICAL_ERROR_FLOOR:
-            x1 = inputs.phase_to_network(up, self.prior_config).to(self.device)
-            error_var = shell_error_variance(y, x1, band, noise / scale ** 2)
+        # r² floored by stage 1's measured error per frequency shell: the warm start is not
+        # trusted beyond its error (samplers.shell_error_variance)
+        x1 = inputs.phase_to_network(up, self.prior_config).to(self.device)
+        error_var = shell_error_variance(y, x1, band, noise / scale ** 2)
         guide = wiener_guide(y, band, noise / scale ** 2, guidance, error_var=error_var)
         return guide, {"guidance_band_cycles_per_px": radius, "guidance_measurement": "wrapped Fourier phase "
                        "unwrapped against the stage-1 estimate",
-                       "guidance_low_cut_cycles_per_frame": None if m.get("with_background", True)
-                       else NO_BACKGROUND_CUT_CYCLES,
-                       "guidance_error_floor": "stage 1's error per frequency shell" if EMPIRICAL_ERROR_FLOOR else None}
-
-
-# The guide's r² is floored by stage 1's measured error per frequency shell
-# (samplers.shell_error_variance): a warm start from stage 1 is not trusted beyond its error.
-EMPIRICAL_ERROR_FLOOR = True
-# Without a background hologram, a high-pass (cycles per frame) once kept the measurement's
-# lowest frequencies (the setup's aberration) out of the guidance. With the error floor the
-# measurement there is weighed against stage 1's own error there, and the poly2 fit at the end
-# removes the aberration: the cut only lost (256², 2000 / 300 photons/px, reference aberration
-# 0 / 1 / 3 rad: 4 cycles 38.7 / 35.6 / 29.3 dB in normal light, none 43.7 / 42.3 / 43.3;
-# docs/samplers.md). None = off.
-NO_BACKGROUND_CUT_CYCLES: float | None = None
-
-
-def low_cut(shape: tuple[int, int], cycles: float, device="cpu") -> torch.Tensor:
-    """1 - exp(-(k / k0)^2) on an FFT grid, k0 = ``cycles`` per frame of the smaller side."""
-    h, w = shape
-    fy = torch.fft.fftfreq(h, device=device)[:, None]
-    fx = torch.fft.fftfreq(w, device=device)[None, :]
-    k0 = cycles / min(h, w)
-    return 1 - torch.exp(-(fy ** 2 + fx ** 2) / k0 ** 2)
+                       "guidance_error_floor": "stage 1's error per frequency shell"}
 
 
 def band_residual(phase: np.ndarray, measurement: dict) -> np.ndarray:
