@@ -390,6 +390,22 @@ def test_samples_in_chunks_give_the_same_result(monkeypatch):
     assert events[-1].step == events[-1].total == 6 and "samples 3-3 of 3" in events[-1].stage
 
 
+def test_large_frames_run_the_prior_on_windows_with_the_same_result(monkeypatch):
+    import napari_diffpr.models.chunking as C
+
+    holo, _ = noisy_hologram(0.05)
+    prior = GaussianPrior(torch.tensor(0.0), s=1.0)   # pixel by pixel: windows change nothing
+    pipe = anchored_pipe(prior)
+    run = lambda: drain(pipe.run(holo, t_corrupt=50, steps=2, seed=3, guidance=1.0, sampler="ddim"))  # noqa: E731
+    (whole, _), _ = run()
+    assert prior.calls == 2
+    monkeypatch.setattr(C, "CHUNK_PIXELS", 16 * 16)    # the padded 48 x 64 frame on 16² windows
+    (windowed, _), _ = run()
+    windows = len(C.window_plan(48, 16, 4, 1)) * len(C.window_plan(64, 16, 4, 1))
+    assert windows == 20 and prior.calls == 2 + 2 * windows
+    np.testing.assert_allclose(windowed, whole, atol=1e-5, rtol=0)
+
+
 def test_tiled_prediction_blends_without_seams():
     from napari_diffpr.models.pipeline import tiled_predict
 

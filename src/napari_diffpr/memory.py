@@ -115,6 +115,9 @@ NETWORK_BYTES_PER_PIXEL = {"reduced-unet": 300 * 1.25, "unet": 560 * 1.25}
 DIFFPR_STAGE1_BYTES_PER_PIXEL = 300 * 1.25
 DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL = 800 * 1.25
 DIFFPR_KEPT_BYTES_PER_SAMPLE_PIXEL = 24
+# full-frame sampler arrays per sample at 2048² (chunked prior): 1.87 GB peak measured in all,
+# of which the windows' activations ~1.3 GB (docs/models.md)
+DIFFPR_SAMPLER_BYTES_PER_SAMPLE_PIXEL = 120 * 1.25
 NETWORK_FIXED_BYTES = 128 * 1024**2
 DEFAULT_BYTES_PER_PIXEL = 200  # conventional methods not modelled below (TIE: FFTs of a few planes)
 
@@ -134,13 +137,18 @@ def estimate_bytes(method, frame, params: dict, *, background: bool = False, cac
         # (models/pipeline.py); every sample's noisy start, result and the returned sample maps
         # stay at full size (~24 B/px per sample).
         try:
+            from .models.chunking import CHUNK_PIXELS
             from .models.pipeline import SAMPLE_PIXELS
         except ImportError:  # pragma: no cover - a build without the networks
-            SAMPLE_PIXELS = 4 * 512 * 512
+            SAMPLE_PIXELS, CHUNK_PIXELS = 4 * 512 * 512, 1152 * 1152
         active = min(samples, max(1, SAMPLE_PIXELS // max(1, h * w))) if samples else 0
-        per_pixel = (DIFFPR_STAGE1_BYTES_PER_PIXEL + DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL * active
-                     + DIFFPR_KEPT_BYTES_PER_SAMPLE_PIXEL * samples)
-        return per_pixel * h * w + NETWORK_FIXED_BYTES
+        # Stage 1 and the prior run one after the other, so the peak is the larger of the two.
+        # The prior evaluates frames above CHUNK_PIXELS on windows (models/chunking.py); the
+        # sampler's own arrays (noisy start, estimates, guide spectra) stay at full size.
+        prior = (DIFFPR_PRIOR_BYTES_PER_SAMPLE_PIXEL * min(h * w, CHUNK_PIXELS)
+                 + DIFFPR_SAMPLER_BYTES_PER_SAMPLE_PIXEL * h * w) * active
+        peak = max(DIFFPR_STAGE1_BYTES_PER_PIXEL * h * w, prior)
+        return peak + DIFFPR_KEPT_BYTES_PER_SAMPLE_PIXEL * samples * h * w + NETWORK_FIXED_BYTES
     return DEFAULT_BYTES_PER_PIXEL * h * w
 
 

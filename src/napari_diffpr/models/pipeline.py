@@ -35,6 +35,7 @@ from ..errors import ParameterError
 from ..result import Progress
 from ..torchfft import ifft2
 from . import inputs
+from .chunking import chunked
 from .samplers import SAMPLERS, get_sampler, network_evaluations, shell_error_variance, wiener_guide
 from .schedule import VPSchedule
 
@@ -293,8 +294,10 @@ class DiffPRPipeline:
         per = max(1, min(samples, SAMPLE_PIXELS // max(1, x_t.shape[-2] * x_t.shape[-1])))
         chunks = [(i, min(samples, i + per)) for i in range(0, samples, per)]
         finals = []
+        # large frames: the prior runs on overlapping windows (models.chunking), the rest whole
+        eps_fn = chunked(self.prior, multiple=getattr(self.prior, "size_multiple", 1))
         for ci, (a, b) in enumerate(chunks):
-            walk = get_sampler(sampler)(self.prior, self.schedule, x_t[a:b], t_corrupt, steps, generator=gen, **options)
+            walk = get_sampler(sampler)(eps_fn, self.schedule, x_t[a:b], t_corrupt, steps, generator=gen, **options)
             try:
                 while True:
                     try:
