@@ -32,7 +32,10 @@ def test_learned_methods_are_registered_with_their_specs():
         extra = {"guidance", "samples"}
         assert set(m.refine_only_params) == {"t_corrupt", "sampler", "steps", "seed", "pc_snr"} | extra
         assert not m.param("device").refine_only
-    assert {p.name for p in found["reduced-unet"].params} == {"device"}
+    # issue 7: the hologram U-Nets are fused with the measured band unless guidance = 0
+    for name in ("unet", "reduced-unet"):
+        assert {p.name for p in found[name].params} == {"device", "guidance"}
+        assert found[name].param("guidance").default == 1.0 and found[name].refine_only_params == ("guidance",)
     # issue 8: every learned RGB method takes the microscope's optics, with tie's names and defaults
     tie = found["tie"]
     for name in ("unet-rgb", "reduced-unet-rgb", "diffpr-rgb", "zmd"):

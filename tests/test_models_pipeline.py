@@ -390,6 +390,40 @@ def test_samples_in_chunks_give_the_same_result(monkeypatch):
     assert events[-1].step == events[-1].total == 6 and "samples 3-3 of 3" in events[-1].stage
 
 
+class Scaled(torch.nn.Module):
+    """A miscalibrated stage 1: ``inner``'s output times ``k`` (network units, offset 0)."""
+
+    def __init__(self, inner, k):
+        super().__init__()
+        self.inner, self.k = inner, k
+
+    def forward(self, x):
+        return self.inner(x) * self.k
+
+
+def test_network_alone_is_calibrated_by_the_measured_band():
+    """The U-Net methods (no prior, t_corrupt 0): with guidance the result takes its in-band
+    scale from the measurement, so a stage 1 that is 30 % low comes out with the measured scale;
+    guidance 0 is the network alone."""
+    holo, phase = noisy_hologram(0.02)
+    torch.manual_seed(0)
+    pred = Scaled(ReducedUNet(4, 1, base_channels=4, residual_channel=3).eval(), 0.7)
+    pipe = DiffPRPipeline(pred, ANCHORED_CFG, modality="hologram", names=("scaled", None))
+    inner = (slice(12, 28), slice(18, 34))   # the bump, away from the borders
+
+    def slope(guidance):
+        out, meta = drain(pipe.run(holo, t_corrupt=0, guidance=guidance))[0]
+        est = out - np.median(out)
+        return float((est[inner] * phase[inner]).sum() / (phase[inner] ** 2).sum()), meta
+
+    raw, raw_meta = slope(0.0)
+    fused, meta = slope(1.0)
+    measured, _ = slope(1e3)          # trust the measurement alone: Fourier filtering's scale
+    assert raw < 0.75 * measured and abs(fused / measured - 1) < 0.02
+    assert "fused with the measured band" in meta["refinement"] and meta["band_limit_cycles_per_px"] > 0
+    assert "band_limit_cycles_per_px" not in raw_meta
+
+
 def test_large_frames_run_the_prior_on_windows_with_the_same_result(monkeypatch):
     import napari_diffpr.models.chunking as C
 

@@ -255,6 +255,10 @@ class DiffPRPipeline:
         if t_corrupt == 0:
             meta["refinement"] = "none (t_corrupt = 0)"
             out = stage1_preview.copy() if surface is None else stage1_preview - surface
+            if guidance > 0 and s1.measurement is not None:
+                out = self._measurement_fused(s1, guidance, meta)
+                if surface is not None:
+                    out = out - self._aberration_surface(out)
             if extras is not None and s1.measurement is not None:
                 extras["residual"] = band_residual(out, s1.measurement)
             return out, meta  # the preview went out already; don't share it
@@ -364,6 +368,29 @@ class DiffPRPipeline:
         surface, _ = fit_background(phase, 2, "auto")
         return surface.astype(np.float32)
 
+    def _measurement_fused(self, s1: Stage1, guidance: float, meta: dict) -> np.ndarray:
+        """Stage 1 made consistent with the measurement (no prior): inside the demodulation band
+        its spectrum is Wiener-combined with the measured phase's (stage 1's measured error per
+        frequency shell against the hologram's noise / guidance), and only that band is kept.
+        The networks alone were off in phase scale by up to 25 % (docs/models.md); the
+        measurement is exact in scale, so this calibrates them. H x W radians."""
+        up, _ = _pad_to(s1.upsampled_rad.to("cpu", torch.float32), getattr(self.prior, "size_multiple", 1))
+        guide, gmeta = self._guide(s1, up.shape[-2:], guidance)
+        x0 = inputs.phase_to_network(up, self._refine_config()).to(self.device)
+        fused = inputs.network_to_phase(guide(x0, 1.0, 0.0), self._refine_config())
+        H, W = s1.crop["height"], s1.crop["width"]
+        radius = float(s1.measurement["radius"][0])
+        meta.update(gmeta)
+        meta.update({"refinement": "none (t_corrupt = 0); stage 1 fused with the measured band (guidance "
+                                   f"{guidance:g}) and limited to it",
+                     "guidance": guidance, "band_limit_cycles_per_px": radius})
+        return _to_numpy(inputs.band_limit(fused[..., :H, :W], radius), s1.crop)
+
+    def _refine_config(self) -> dict:
+        """The phase mapping of the network units the refinement works in: the prior's, or the
+        predictor's where there is no prior (the U-Net methods)."""
+        return self.prior_config if self.prior is not None else self.predictor_config
+
     def _guide(self, s1: Stage1, shape, guidance: float):
         """The measurement-consistency step for this hologram on the prior's padded grid: the
         measured wrapped phase, unwrapped against the stage-1 estimate (so the networks'
@@ -376,18 +403,18 @@ class DiffPRPipeline:
         up = s1.upsampled_rad.to("cpu", torch.float32)
         up, _ = _pad_to(up, getattr(self.prior, "size_multiple", 1))
         y_rad = wrapped + 2 * math.pi * torch.round((up - wrapped) / (2 * math.pi))
-        y = inputs.phase_to_network(y_rad, self.prior_config).to(self.device)
+        y = inputs.phase_to_network(y_rad, self._refine_config()).to(self.device)
         radius = float(m["radius"][0])
         band = inputs.band_filter(tuple(shape), radius, self.device)
         # Without a background hologram the setup's aberration sits in the measurement's lowest
         # frequencies; the error floor weighs it against stage 1's own error there and the poly2
         # fit at the end removes it. (A high-pass that left those frequencies to stage 1 lost up
         # to 14 dB once the floor was in: docs/samplers.md, "The guide's error floor".)
-        scale = inputs._cfg(self.prior_config, "phase_scale_rad")
+        scale = inputs._cfg(self._refine_config(), "phase_scale_rad")
         noise = float(m["phase_noise"][0])
         # r² floored by stage 1's measured error per frequency shell: the warm start is not
         # trusted beyond its error (samplers.shell_error_variance)
-        x1 = inputs.phase_to_network(up, self.prior_config).to(self.device)
+        x1 = inputs.phase_to_network(up, self._refine_config()).to(self.device)
         error_var = shell_error_variance(y, x1, band, noise / scale ** 2)
         guide = wiener_guide(y, band, noise / scale ** 2, guidance, error_var=error_var)
         return guide, {"guidance_band_cycles_per_px": radius, "guidance_measurement": "wrapped Fourier phase "
