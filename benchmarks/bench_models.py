@@ -255,6 +255,7 @@ def stress_methods(default_guidance: float, samples: int) -> list[tuple[str, str
     return [("Fourier filtering", "fourier", {}),
             ("U-Net (vanilla)", "unet", {}),
             ("Reduced U-Net", "reduced-unet", {}),
+            ("Reduced U-Net alone (guidance 0: DiffPR's stage 1)", "reduced-unet", {"guidance": 0.0}),
             ("DiffPR, guidance 0 (paper's unguided refinement)", "diffpr", {"guidance": 0.0, "samples": 1}),
             ("DiffPR, default (1 sample)", "diffpr", {"samples": 1}),
             (f"DiffPR, default but {samples} samples", "diffpr", {"samples": samples})]
@@ -387,6 +388,8 @@ def stress_markdown(res: dict, args) -> str:
              "phase scale = the result's integrated phase over the cells (dilated by half the optical resolution, "
              "offset removed) / the phantom's, i.e. the dry-mass ratio (1.000 = calibrated; `phase_scale` in the "
              "bench explains why not a pixel-wise slope). "
+             "The U-Net rows use their defaults (since session 5 fused with the measured band, guidance 1); "
+             "\"alone\" is the network's output without it (guidance 0), the stage 1 DiffPR starts from. "
              f"DiffPR default = {json.dumps(defaults)}. (The hologram rows of the 128² table above were measured "
              "with the weights and settings before issue 7; this matrix is the current state.)", "",
              "| size | light | bg | carrier | family | n | " + " | ".join(methods) + " |",
