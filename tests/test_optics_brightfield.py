@@ -145,3 +145,47 @@ def test_wavelength_defocus_model():
         simulate.rgb_brightfield(bump(), defocus_model="zernike")
     with pytest.raises(ParameterError, match="differ"):
         simulate.rgb_brightfield(bump(), defocus_model="wavelength", wavelengths=(0.55, 0.55, 0.45))
+
+
+def _forward(phase, **kw):
+    from napari_diffpr.optics.brightfield import forward
+
+    base = dict(pixel_size_um=0.2, wavelengths=(0.63, 0.55, 0.45), defocus_um=torch.tensor([[-1.5, 0.0, 1.5]]),
+                na_illumination=torch.tensor([0.3]), na_detection=0.55, n_medium=1.33, reference_wavelength=0.55,
+                n_wavelengths=6, photons=None, read_noise=torch.zeros(1), generator=None)
+    base.update(kw)
+    return forward(torch.from_numpy(phase)[None, None], **base)
+
+
+def test_source_sum_illumination_is_exact_in_its_limits():
+    """illumination="sources" (Abbe): an empty field stays 1; with a point-like condenser it is the
+    coherent image, as is the disk blur; the sum converges in the number of source points."""
+    flat = _forward(np.zeros((SIZE, SIZE), np.float32), illumination="sources", n_sources=7)
+    assert float((flat - 1).abs().max()) < 1e-5
+    p = bump(height=1.0, width=2.0)
+    # (pixel 0.19 µm: at 0.2 µm a grid frequency lies exactly on the red pupil's edge, and any
+    # tilt moves it across)
+    coherent = _forward(p, na_illumination=torch.tensor([0.0]), pixel_size_um=0.19)
+    tiny = _forward(p, na_illumination=torch.tensor([1e-4]), illumination="sources", n_sources=7, pixel_size_um=0.19)
+    assert float((tiny - coherent).norm()) < 1e-3 * float((coherent - 1).norm())
+    few, many = (_forward(p, illumination="sources", n_sources=k) for k in (19, 61))
+    assert float((few - many).norm()) < 0.05 * float((many - 1).norm())
+
+
+def test_disk_blur_departs_from_the_source_sum_as_the_condenser_opens():
+    """What benchmarks/diag_partial_coherence.py measures: the blur ignores that a tilted wave
+    also moves the objective's pupil over the object's spectrum."""
+    p = bump(height=1.0, width=2.0)
+
+    def gap(na):
+        kw = dict(na_illumination=torch.tensor([na]))
+        exact = _forward(p, illumination="sources", n_sources=19, **kw)
+        return float((_forward(p, **kw) - exact).norm() / (exact - 1).norm())
+
+    small, base, wide = gap(0.1), gap(0.3), gap(0.5)
+    assert small < base < wide and wide > 0.3
+
+
+def test_unknown_illumination_model_is_refused():
+    with pytest.raises(ParameterError, match="illumination"):
+        _forward(bump(), illumination="köhler")

@@ -9,8 +9,11 @@ each channel sums the intensities weighted by its Gaussian spectral response (or
 channels' defocus values). Partially coherent
 Köhler illumination of ``NA_ill`` makes a defocused intensity pattern the average over tilted
 plane waves, i.e. a shift of ``z·tan θ`` per tilt: we blur each channel by a disk of radius
-``|z|·tan(asin(NA_ill/n_medium))``. The empty field is exactly 1 in every channel before noise.
-All lengths in µm.
+``|z|·tan(asin(NA_ill/n_medium))``. ``illumination="sources"`` computes it exactly instead (Abbe):
+the incoherent sum of the images under ``n_sources`` tilted plane waves spread evenly over the
+condenser's disk, each with the pupil and defocus at the tilted frequencies; slower (one set of
+FFTs per source point), for checking the blur (benchmarks/diag_partial_coherence.py).
+The empty field is exactly 1 in every channel before noise. All lengths in µm.
 """
 from __future__ import annotations
 
@@ -67,11 +70,24 @@ def focal_shift(lam, wavelengths, defocus_um):
     return defocus_um.to(torch.float64) @ basis
 
 
-def _defocus_fields(opd, lam_k, z, f2, n_medium, na_detection):
+def source_points(n_sources: int) -> list[tuple[float, float]]:
+    """``n_sources`` points (unit-free, inside the unit disk) of equal area on a Fermat spiral:
+    the condenser's directions as fractions of its NA, each standing for the same light."""
+    golden = math.pi * (3.0 - math.sqrt(5.0))
+    return [(math.sqrt((i + 0.5) / n_sources) * math.sin(i * golden),
+             math.sqrt((i + 0.5) / n_sources) * math.cos(i * golden)) for i in range(int(n_sources))]
+
+
+def _defocus_fields(opd, lam_k, z, f2, n_medium, na_detection, tilt=None):
     """Intensity ``|ifft(T · P · H_z)|²`` of the object at one wavelength for defocus ``z``
-    ``(B, C, 1, 1)``: ``(n, C, H, W)``."""
+    ``(B, C, 1, 1)``: ``(n, C, H, W)``. ``tilt`` = (fy, fx, qy, qx): illuminated by a plane wave
+    of spatial frequency q (cycles/µm), i.e. the pupil and defocus taken at f + q (the ramp the
+    tilt puts on the field drops out of the intensity)."""
     import torch
 
+    if tilt is not None:
+        fy, fx, qy, qx = tilt
+        f2 = (fy + qy) ** 2 + (fx + qx) ** 2
     spectrum = torch.fft.fft2(torch.polar(torch.ones_like(opd), opd * (2 * math.pi / lam_k)))
     kn = n_medium / lam_k
     # defocus phase without the common piston 2π z n/λ (irrelevant for intensity)
@@ -86,7 +102,7 @@ def _defocus_fields(opd, lam_k, z, f2, n_medium, na_detection):
 
 def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, na_detection,
             n_medium, reference_wavelength, n_wavelengths, photons, read_noise, generator,
-            channel_sigma_um=CHANNEL_SIGMA_UM, defocus_model="channel"):
+            channel_sigma_um=CHANNEL_SIGMA_UM, defocus_model="channel", illumination="blur", n_sources=37):
     """RGB images ``(n, 3, H, W)`` (background ≈ 1) of phase maps ``(n, 1, H, W)`` in radians at
     ``reference_wavelength``. ``defocus_um``: ``(3,)`` for the whole batch (cheap: one transfer
     function per wavelength) or ``(n, 3)`` per sample. ``na_illumination``, ``photons`` (or None)
@@ -95,9 +111,23 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
     ``defocus_model="channel"`` (seed 001 / cvdm): every wavelength a channel sees is imaged at
     that channel's defocus. ``"wavelength"``: each wavelength has one focus, on the parabola
     :func:`focal_shift` through the channels' points, and all channels see the same image of it
-    (physically consistent; one propagation per wavelength instead of one per channel)."""
+    (physically consistent; one propagation per wavelength instead of one per channel).
+
+    ``illumination``: ``"blur"`` (the disk blur of the module docstring) or ``"sources"`` (the
+    exact sum over ``n_sources`` condenser directions; one ``na_illumination`` for the batch)."""
     import torch
 
+    if illumination not in ("blur", "sources"):
+        from ..errors import ParameterError
+        raise ParameterError(f"illumination must be 'blur' or 'sources', got {illumination!r}")
+    if illumination == "sources":
+        return _forward_sources(phase, pixel_size_um=pixel_size_um, wavelengths=wavelengths,
+                                defocus_um=defocus_um, na_illumination=na_illumination,
+                                na_detection=na_detection, n_medium=n_medium,
+                                reference_wavelength=reference_wavelength, n_wavelengths=n_wavelengths,
+                                photons=photons, read_noise=read_noise, generator=generator,
+                                channel_sigma_um=channel_sigma_um, defocus_model=defocus_model,
+                                n_sources=n_sources)
     n, _, h, w = phase.shape
     device = phase.device
     lam, weights = spectral_weights(wavelengths, n_wavelengths, channel_sigma_um)
@@ -151,3 +181,46 @@ def _channel_model(opd, lam, weights, defocus_um, f2, n_medium, na_detection):
         wk = weights[chans, k].to(device).reshape(1, -1, 1, 1)
         image.index_add_(1, chans.to(device), wk * intensity)
     return image
+
+
+def _forward_sources(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, na_detection,
+                     n_medium, reference_wavelength, n_wavelengths, photons, read_noise, generator,
+                     channel_sigma_um, defocus_model, n_sources):
+    """``forward`` with the partial coherence summed over condenser directions (Abbe)."""
+    import torch
+
+    n, _, h, w = phase.shape
+    device = phase.device
+    na_ill = float(torch.as_tensor(na_illumination).reshape(-1)[0])
+    if torch.as_tensor(na_illumination).numel() > 1 and not bool((torch.as_tensor(na_illumination) == na_ill).all()):
+        from ..errors import ParameterError
+        raise ParameterError("illumination='sources' takes one na_illumination for the whole batch")
+    lam, weights = spectral_weights(wavelengths, n_wavelengths, channel_sigma_um)
+    weights = torch.where(weights > NEGLIGIBLE_WEIGHT * weights.amax(dim=1, keepdim=True), weights, 0.0)
+    weights = (weights / weights.sum(dim=1, keepdim=True)).to(torch.float32)
+    opd = phase * (reference_wavelength / (2 * math.pi))
+    fy, fx = frequency_grid((h, w), pixel_size_um, device=device)
+    f2 = fy * fy + fx * fx
+    points = source_points(n_sources) if na_ill > 0 else [(0.0, 0.0)]
+    image = torch.zeros((n, 3, h, w), device=device)
+    for k in range(lam.numel()):
+        chans = torch.nonzero(weights[:, k]).flatten()
+        if chans.numel() == 0:
+            continue
+        lam_k = float(lam[k])
+        if defocus_model == "wavelength":
+            z = focal_shift(lam[k:k + 1], wavelengths, defocus_um.reshape(-1, 3).cpu()).to(device, torch.float32)
+            z = z.reshape(-1, 1, 1, 1)
+        else:
+            z = defocus_um.to(device=device, dtype=torch.float32).reshape(-1, 3, 1, 1)[:, chans.to(device)]
+        q = na_ill / lam_k   # the condenser disk in cycles/µm at this wavelength
+        acc = 0.0
+        for py, px in points:
+            acc = acc + _defocus_fields(opd, lam_k, z, f2, n_medium, na_detection, tilt=(fy, fx, q * py, q * px))
+        acc = acc / len(points)
+        wk = weights[chans, k].to(device).reshape(1, -1, 1, 1)
+        image.index_add_(1, chans.to(device), wk * acc.expand(n, chans.numel(), h, w))
+    if photons is None:
+        return image.float()
+    electrons = expose(image, photons, read_noise, None, generator)
+    return (electrons / photons.reshape(n, 1, 1, 1).to(electrons)).float()
