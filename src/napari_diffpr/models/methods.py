@@ -28,7 +28,8 @@ DIFFPR_PARAMS = (
           help="Noise level (timestep of the prior's 1000-step schedule) the upsampled low-resolution "
                "estimate is corrupted to before the diffusion prior denoises it. Low values stay "
                "close to the estimate; high values let the prior restore (or invent) more fine "
-               "detail. 0 turns refinement off (the result is the upsampled reduced U-Net output)."),
+               "detail. 0 turns refinement off: the result is the upsampled reduced U-Net output "
+               "(for holograms with guidance > 0, made consistent with the measured band)."),
     Param("sampler", "str", "dpm++", choices=SAMPLER_CHOICES, refine_only=True,
           help="Reverse-diffusion solver. 'dpm++' (DPM-Solver++ 2M) is accurate in ~10 steps; "
                "'ddim' is deterministic first order; 'pc' is the paper's predictor–corrector "

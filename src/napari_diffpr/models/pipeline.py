@@ -6,8 +6,9 @@
     refine    reverse diffusion from t_corrupt to clean data with "pc", "ddim" or "dpm++"
     radians   network_to_phase(x_0) with the prior's stored phase mapping, cropped to H x W
 
-t_corrupt = 0 means no refinement: the result is Up(phi_LR) itself. The same pipeline without
-a prior serves the "unet" / "reduced-unet" methods.
+t_corrupt = 0 means no refinement: the result is Up(phi_LR) itself, or, for a hologram with
+guidance > 0, Up(phi_LR) fused with the measured band and limited to it (the guide's Wiener step
+at sigma = 0). The same pipeline without a prior serves the "unet" / "reduced-unet" methods.
 
 The stage-1 result is kept in the caller's ``cache`` dict (keyed by the predictor, the device
 and a fingerprint of the input), so a re-run that only changes t_corrupt / sampler / steps /
