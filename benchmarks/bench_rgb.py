@@ -9,7 +9,9 @@ sigma 50 nm, and the physically consistent per-wavelength focal shift (optics.br
 ``defocus_model="wavelength"``, 31 wavelengths). Every method gets the true optics, with the
 defocus given as the centre wavelengths' focus (``focal_shift="at centre wavelengths"``).
 Phantoms: the training families with a physical cell size (optics.rgb_random.phantom), test
-seeds; the "held-out family" row uses beads, which no RGB model saw in training.
+seeds; the "held-out family" row uses beads, which no RGB model saw in training. The "exact
+illumination" row renders the base microscope with the partial coherence summed over 37 condenser
+directions instead of the disk blur of the other rows and of training (optics.brightfield).
 
 Scores: PSNR/SSIM/MAE of ``napari_diffpr.compare`` (reference min..max -> 0..1), the phase-scale
 error (integrated phase over the dilated cells / the truth's - 1, i.e. the dry-mass error) and
@@ -40,6 +42,9 @@ ROWS = {
     "air, NA 0.3/0.8, narrow channels": {"medium_index": 1.0, "na_illumination": 0.3, "na_detection": 0.8,
                                          "channel_sigma": 0.02},
     "held-out family (beads)": {"kind": "beads"},
+    # the base microscope with partial coherence computed exactly (sum over condenser directions)
+    # instead of the disk blur every other row and the training used (diag_partial_coherence.py)
+    "exact illumination (source sum)": {"illumination": "sources"},
 }
 METHODS = {
     "tie (reg 1, old default)": ("tie", {"regularization": 1.0}),
@@ -80,7 +85,8 @@ def make_set(row: dict, n: int, size: int, seed0: int = 20_000_000):
                       na_detection=cfg["na_detection"], n_medium=cfg["medium_index"],
                       reference_wavelength=cfg["wavelengths"][1], n_wavelengths=31,
                       photons=torch.tensor([cfg["photons"]]), read_noise=torch.tensor([2.0]), generator=g,
-                      channel_sigma_um=cfg["channel_sigma"], defocus_model="wavelength")
+                      channel_sigma_um=cfg["channel_sigma"], defocus_model="wavelength",
+                      illumination=cfg.get("illumination", "blur"))
         out.append((img[0].permute(1, 2, 0).numpy().copy(), ph[0, 0].numpy().copy()))
     return cfg, out
 
