@@ -41,6 +41,7 @@ from .samplers import SAMPLERS, get_sampler, network_evaluations, shell_error_va
 from .schedule import VPSchedule
 
 CACHE_KEY = "diffpr.stage1"
+SCALE_FIT_RANGE = (0.8, 1.25)   # a least-squares scale outside this is not trusted (wraps, no signal)
 SAMPLE_PIXELS = 4 * 512 * 512   # the most pixels (samples x H x W) one sampler batch holds
 UPSAMPLING = "bicubic x4 (torch.nn.functional.interpolate, align_corners=False)"
 
@@ -226,6 +227,9 @@ class DiffPRPipeline:
         t_corrupt, steps, samples, guidance = int(t_corrupt), int(steps), int(samples), float(guidance)
 
         s1, cached = self.stage1(frame, background, cache, optics)
+        scale_fit = None
+        if guidance > 0 and s1.measurement is not None and s1.measurement.get("with_background"):
+            s1, scale_fit = self._scaled_to_measurement(s1)
         stage1_preview = _to_numpy(s1.upsampled_rad, s1.crop)
         yield Progress(stage=f"stage 1: {self.names[0]}" + (" (cached)" if cached else ""),
                        step=1, total=1, preview=stage1_preview,
@@ -247,6 +251,8 @@ class DiffPRPipeline:
             meta["upsampling"] = UPSAMPLING
         if s1.measurement is not None:
             meta["phase_noise_rad2"] = float(s1.measurement["phase_noise"][0])
+        if scale_fit is not None:
+            meta["stage1_scale_fit"] = scale_fit
         surface = None
         if s1.measurement is not None and not s1.measurement.get("with_background", True):
             # No background hologram: the setup's aberration is left in the phase, as in Fourier
@@ -386,6 +392,34 @@ class DiffPRPipeline:
                                    f"{guidance:g}) and limited to it",
                      "guidance": guidance, "band_limit_cycles_per_px": radius})
         return _to_numpy(inputs.band_limit(fused[..., :H, :W], radius), s1.crop)
+
+    def _scaled_to_measurement(self, s1: Stage1) -> tuple[Stage1, dict]:
+        """Stage 1 times the one scale factor that best explains the measured band (least
+        squares of the measured phase, unwrapped against stage 1, on stage 1 limited to the
+        band; both about their medians). The per-frequency Wiener step cannot fix a scale error:
+        at a few photons/px each coefficient's noise outweighs its share of the error, so stage
+        1 is trusted there, although the error is the same factor everywhere and the whole band
+        pins it down (80 photons/px: vanilla U-Net 1.083 -> 1.022, docs/models.md). Only with a
+        background hologram: without one the measured phase holds the setup's aberration, which
+        biased the fit. Returns the scaled Stage1 and a record for the metadata."""
+        from dataclasses import replace
+
+        m = s1.measurement
+        h, w = s1.crop["height"], s1.crop["width"]
+        up = s1.upsampled_rad.to("cpu", torch.float32)
+        x = up[..., :h, :w]
+        wrapped = torch.angle(m["field"])[None].float()
+        y = wrapped + 2 * math.pi * torch.round((x - wrapped) / (2 * math.pi))
+        xb = inputs.band_limit(x, float(m["radius"][0]))
+        xc, yc = xb - xb.median(), y - y.median()
+        denom = float((xc * xc).sum())
+        scale = float((xc * yc).sum()) / denom if denom > 0 else float("nan")
+        lo, hi = SCALE_FIT_RANGE
+        if not lo <= scale <= hi:
+            return s1, {"scale": scale, "applied": False, "why": f"outside {lo}..{hi}"}
+        centre = x.median()
+        scaled = ((up - centre) * scale + centre).to(s1.upsampled_rad)
+        return replace(s1, upsampled_rad=scaled), {"scale": scale, "applied": True}
 
     def _refine_config(self) -> dict:
         """The phase mapping of the network units the refinement works in: the prior's, or the
