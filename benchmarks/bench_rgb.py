@@ -140,6 +140,9 @@ def main(argv=None) -> int:
     p.add_argument("--rows", nargs="*", default=None, help="row names (default all)")
     p.add_argument("--methods", nargs="*", default=None, help="method labels (default all)")
     p.add_argument("--out", default="runs/i8/bench_rgb.json")
+    p.add_argument("--seed0", type=int, default=20_000_000,
+                   help="first phantom/noise seed; another value (e.g. 30000000) gives a validation set "
+                        "for choosing checkpoints, so the default test images stay unseen")
     p.add_argument("--render", nargs="*", default=None, help="print markdown tables from these result files")
     args = p.parse_args(argv)
     if args.render:
@@ -155,7 +158,7 @@ def main(argv=None) -> int:
     methods = {k: v for k, v in METHODS.items() if args.methods is None or k in args.methods}
     results: dict = {}
     for rname, row in rows.items():
-        cfg, data = make_set(row, args.n, args.size)
+        cfg, data = make_set(row, args.n, args.size, args.seed0)
         res_row = {}
         for label, (method, extra) in methods.items():
             params = dict(optics_params(cfg), **extra)
