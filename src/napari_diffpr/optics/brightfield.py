@@ -78,17 +78,26 @@ def source_points(n_sources: int) -> list[tuple[float, float]]:
              math.sqrt((i + 0.5) / n_sources) * math.cos(i * golden)) for i in range(int(n_sources))]
 
 
-def _defocus_fields(opd, lam_k, z, f2, n_medium, na_detection, tilt=None):
+def _object_spectrum(opd, lam_k):
+    """FFT of the object's transmission ``exp(i 2π OPD / λ)`` at one wavelength."""
+    import torch
+
+    return torch.fft.fft2(torch.polar(torch.ones_like(opd), opd * (2 * math.pi / lam_k)))
+
+
+def _defocus_fields(opd, lam_k, z, f2, n_medium, na_detection, tilt=None, spectrum=None):
     """Intensity ``|ifft(T · P · H_z)|²`` of the object at one wavelength for defocus ``z``
     ``(B, C, 1, 1)``: ``(n, C, H, W)``. ``tilt`` = (fy, fx, qy, qx): illuminated by a plane wave
     of spatial frequency q (cycles/µm), i.e. the pupil and defocus taken at f + q (the ramp the
-    tilt puts on the field drops out of the intensity)."""
+    tilt puts on the field drops out of the intensity). ``spectrum``: ``_object_spectrum(opd,
+    lam_k)`` if already computed (the same for every tilt)."""
     import torch
 
     if tilt is not None:
         fy, fx, qy, qx = tilt
         f2 = (fy + qy) ** 2 + (fx + qx) ** 2
-    spectrum = torch.fft.fft2(torch.polar(torch.ones_like(opd), opd * (2 * math.pi / lam_k)))
+    if spectrum is None:
+        spectrum = _object_spectrum(opd, lam_k)
     kn = n_medium / lam_k
     # defocus phase without the common piston 2π z n/λ (irrelevant for intensity)
     kz_rel = torch.sqrt(torch.clamp(kn * kn - f2, min=0.0)) - kn
@@ -117,17 +126,12 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
     exact sum over ``n_sources`` condenser directions; one ``na_illumination`` for the batch)."""
     import torch
 
+    from ..errors import ParameterError
+
     if illumination not in ("blur", "sources"):
-        from ..errors import ParameterError
         raise ParameterError(f"illumination must be 'blur' or 'sources', got {illumination!r}")
-    if illumination == "sources":
-        return _forward_sources(phase, pixel_size_um=pixel_size_um, wavelengths=wavelengths,
-                                defocus_um=defocus_um, na_illumination=na_illumination,
-                                na_detection=na_detection, n_medium=n_medium,
-                                reference_wavelength=reference_wavelength, n_wavelengths=n_wavelengths,
-                                photons=photons, read_noise=read_noise, generator=generator,
-                                channel_sigma_um=channel_sigma_um, defocus_model=defocus_model,
-                                n_sources=n_sources)
+    if defocus_model not in ("channel", "wavelength"):
+        raise ParameterError(f"defocus_model must be 'channel' or 'wavelength', got {defocus_model!r}")
     n, _, h, w = phase.shape
     device = phase.device
     lam, weights = spectral_weights(wavelengths, n_wavelengths, channel_sigma_um)
@@ -137,7 +141,10 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
     opd = phase * (reference_wavelength / (2 * math.pi))  # µm, (n, 1, H, W)
     fy, fx = frequency_grid((h, w), pixel_size_um, device=device)
     f2 = fy * fy + fx * fx
-    if defocus_model == "wavelength":
+    if illumination == "sources":
+        image = _sources_image(opd, lam, weights, wavelengths, defocus_um, na_illumination, (fy, fx),
+                               n_medium, na_detection, defocus_model, n_sources)
+    elif defocus_model == "wavelength":
         z_lam = focal_shift(lam, wavelengths, defocus_um.reshape(-1, 3).cpu()).to(device=device, dtype=torch.float32)
         spec = torch.zeros((n, 3, h, w // 2 + 1), dtype=torch.complex64, device=device)
         for k in range(lam.numel()):
@@ -150,14 +157,11 @@ def forward(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, n
                                   na_illumination.to(device), n_medium, device)
             spec += wk.to(device).reshape(1, 3, 1, 1) * (torch.fft.rfft2(intensity) * otf)
         image = torch.fft.irfft2(spec, s=(h, w))
-    elif defocus_model == "channel":
+    else:
         image = _channel_model(opd, lam, weights, defocus_um, f2, n_medium, na_detection)
         z = defocus_um.to(device=device, dtype=torch.float32).reshape(-1, 3)
         otf = source_blur_otf((h, w), pixel_size_um, z.expand(n, 3), na_illumination.to(device), n_medium, device)
         image = torch.fft.irfft2(torch.fft.rfft2(image) * otf, s=(h, w))
-    else:
-        from ..errors import ParameterError
-        raise ParameterError(f"defocus_model must be 'channel' or 'wavelength', got {defocus_model!r}")
     if photons is None:
         return image.float()
     electrons = expose(image, photons, read_noise, None, generator)
@@ -183,23 +187,21 @@ def _channel_model(opd, lam, weights, defocus_um, f2, n_medium, na_detection):
     return image
 
 
-def _forward_sources(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumination, na_detection,
-                     n_medium, reference_wavelength, n_wavelengths, photons, read_noise, generator,
-                     channel_sigma_um, defocus_model, n_sources):
-    """``forward`` with the partial coherence summed over condenser directions (Abbe)."""
+def _sources_image(opd, lam, weights, wavelengths, defocus_um, na_illumination, grid, n_medium,
+                   na_detection, defocus_model, n_sources):
+    """The noise-free image ``(n, 3, H, W)`` with the partial coherence summed over ``n_sources``
+    condenser directions (Abbe) instead of the disk blur; one condenser NA for the batch."""
     import torch
 
-    n, _, h, w = phase.shape
-    device = phase.device
-    na_ill = float(torch.as_tensor(na_illumination).reshape(-1)[0])
-    if torch.as_tensor(na_illumination).numel() > 1 and not bool((torch.as_tensor(na_illumination) == na_ill).all()):
-        from ..errors import ParameterError
+    from ..errors import ParameterError
+
+    na = torch.as_tensor(na_illumination).reshape(-1)
+    na_ill = float(na[0])
+    if not bool((na == na_ill).all()):
         raise ParameterError("illumination='sources' takes one na_illumination for the whole batch")
-    lam, weights = spectral_weights(wavelengths, n_wavelengths, channel_sigma_um)
-    weights = torch.where(weights > NEGLIGIBLE_WEIGHT * weights.amax(dim=1, keepdim=True), weights, 0.0)
-    weights = (weights / weights.sum(dim=1, keepdim=True)).to(torch.float32)
-    opd = phase * (reference_wavelength / (2 * math.pi))
-    fy, fx = frequency_grid((h, w), pixel_size_um, device=device)
+    n, _, h, w = opd.shape
+    device = opd.device
+    fy, fx = grid
     f2 = fy * fy + fx * fx
     points = source_points(n_sources) if na_ill > 0 else [(0.0, 0.0)]
     image = torch.zeros((n, 3, h, w), device=device)
@@ -214,13 +216,11 @@ def _forward_sources(phase, *, pixel_size_um, wavelengths, defocus_um, na_illumi
         else:
             z = defocus_um.to(device=device, dtype=torch.float32).reshape(-1, 3, 1, 1)[:, chans.to(device)]
         q = na_ill / lam_k   # the condenser disk in cycles/µm at this wavelength
+        spectrum = _object_spectrum(opd, lam_k)   # the same for every direction
         acc = 0.0
         for py, px in points:
-            acc = acc + _defocus_fields(opd, lam_k, z, f2, n_medium, na_detection, tilt=(fy, fx, q * py, q * px))
-        acc = acc / len(points)
+            acc = acc + _defocus_fields(opd, lam_k, z, f2, n_medium, na_detection,
+                                        tilt=(fy, fx, q * py, q * px), spectrum=spectrum)
         wk = weights[chans, k].to(device).reshape(1, -1, 1, 1)
-        image.index_add_(1, chans.to(device), wk * acc.expand(n, chans.numel(), h, w))
-    if photons is None:
-        return image.float()
-    electrons = expose(image, photons, read_noise, None, generator)
-    return (electrons / photons.reshape(n, 1, 1, 1).to(electrons)).float()
+        image.index_add_(1, chans.to(device), wk * (acc / len(points)).expand(n, chans.numel(), h, w))
+    return image
