@@ -253,22 +253,22 @@ class DiffPRPipeline:
             meta["phase_noise_rad2"] = float(s1.measurement["phase_noise"][0])
         if scale_fit is not None:
             meta["stage1_scale_fit"] = scale_fit
-        surface = None
-        if s1.measurement is not None and not s1.measurement.get("with_background", True):
-            # No background hologram: the setup's aberration is left in the phase, as in Fourier
-            # filtering; remove a 2nd-order surface fitted to the background (retrieval's fit)
-            surface = self._aberration_surface(stage1_preview)
+        # No background hologram: the setup's aberration is left in the phase, as in Fourier
+        # filtering; the result loses a 2nd-order surface fitted to its background (retrieval's fit)
+        fit_surface = s1.measurement is not None and not s1.measurement.get("with_background", True)
+        if fit_surface:
             meta["background_fit"] = "poly2 through the background (no background hologram)"
         if t_corrupt == 0:
             meta["refinement"] = "none (t_corrupt = 0)"
-            out = stage1_preview.copy() if surface is None else stage1_preview - surface
             if guidance > 0 and s1.measurement is not None:
                 out = self._measurement_fused(s1, guidance, meta)
-                if surface is not None:
-                    out = out - self._aberration_surface(out)
+            else:
+                out = stage1_preview.copy()   # the preview went out already; don't share it
+            if fit_surface:
+                out = out - self._aberration_surface(out)
             if extras is not None and s1.measurement is not None:
                 extras["residual"] = band_residual(out, s1.measurement)
-            return out, meta  # the preview went out already; don't share it
+            return out, meta
 
         t0 = time.perf_counter()
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -333,8 +333,8 @@ class DiffPRPipeline:
             final_rad = inputs.band_limit(final_rad[..., :H, :W], radius)
             meta["band_limit_cycles_per_px"] = radius
         phase = _to_numpy(final_rad.mean(dim=0, keepdim=True), s1.crop)
+        surface = self._aberration_surface(phase) if fit_surface else None
         if surface is not None:
-            surface = self._aberration_surface(phase)   # refit: the refined map's own background
             phase = phase - surface
         if extras is not None:
             if samples > 1:
@@ -409,7 +409,7 @@ class DiffPRPipeline:
         up = s1.upsampled_rad.to("cpu", torch.float32)
         x = up[..., :h, :w]
         wrapped = torch.angle(m["field"])[None].float()
-        y = wrapped + 2 * math.pi * torch.round((x - wrapped) / (2 * math.pi))
+        y = self._unwrapped_near(wrapped, x)
         xb = inputs.band_limit(x, float(m["radius"][0]))
         xc, yc = xb - xb.median(), y - y.median()
         denom = float((xc * xc).sum())
@@ -420,6 +420,12 @@ class DiffPRPipeline:
         centre = x.median()
         scaled = ((up - centre) * scale + centre).to(s1.upsampled_rad)
         return replace(s1, upsampled_rad=scaled), {"scale": scale, "applied": True}
+
+    @staticmethod
+    def _unwrapped_near(wrapped: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """The measured wrapped phase moved by whole turns to lie within pi of ``reference``
+        (stage 1), so the networks' unwrapping carries over to the measurement."""
+        return wrapped + 2 * math.pi * torch.round((reference - wrapped) / (2 * math.pi))
 
     def _refine_config(self) -> dict:
         """The phase mapping of the network units the refinement works in: the prior's, or the
@@ -437,7 +443,7 @@ class DiffPRPipeline:
         wrapped, _ = _pad_to(wrapped, getattr(self.prior, "size_multiple", 1))
         up = s1.upsampled_rad.to("cpu", torch.float32)
         up, _ = _pad_to(up, getattr(self.prior, "size_multiple", 1))
-        y_rad = wrapped + 2 * math.pi * torch.round((up - wrapped) / (2 * math.pi))
+        y_rad = self._unwrapped_near(wrapped, up)
         y = inputs.phase_to_network(y_rad, self._refine_config()).to(self.device)
         radius = float(m["radius"][0])
         band = inputs.band_filter(tuple(shape), radius, self.device)
