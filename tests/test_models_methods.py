@@ -29,7 +29,7 @@ def test_learned_methods_are_registered_with_their_specs():
         t = m.param("t_corrupt")
         assert (t.kind, t.minimum, t.maximum, t.widget, t.refine_only) == ("int", 0, 999, "slider", True)
         assert m.param("sampler").choices == ("pc", "ddim", "dpm++")
-        extra = {"guidance", "samples"}
+        extra = {"guidance", "samples"} | ({"consistency"} if name == "diffpr-rgb" else set())
         assert set(m.refine_only_params) == {"t_corrupt", "sampler", "steps", "seed", "pc_snr"} | extra
         assert not m.param("device").refine_only
     # issue 7: the hologram U-Nets are fused with the measured band unless guidance = 0
@@ -43,7 +43,9 @@ def test_learned_methods_are_registered_with_their_specs():
         assert RGB_OPTICS <= names, name
         for shared in ("wavelengths", "defocus", "pixel_size", "medium_index", "focal_shift", "channel_bandwidth"):
             assert found[name].param(shared).default == tie.param(shared).default, (name, shared)
-    assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed", "guidance", "t_start"}
+    assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed", "guidance", "t_start",
+                                                        "consistency"}
+    assert found["zmd"].param("consistency").default == 8 == found["diffpr-rgb"].param("consistency").default
     assert found["zmd"].param("guidance").default == 1.0 == found["diffpr-rgb"].param("guidance").default
     assert found["zmd"].param("guidance").minimum == 0.0          # 0 = unguided
 

@@ -57,6 +57,21 @@ def test_reversed_focal_shift_gives_the_same_phase_up_to_noise():
     assert _rms(a - b) < 1.5 * _rms(a - a2), (_rms(a - b), _rms(a - a2))
 
 
+@needs_zmd
+def test_reversed_focal_shift_gives_the_same_phase_up_to_noise_with_zmd():
+    """With the measurement-consistency step (models/rgb_consistency.py) each result is pulled
+    onto its own image through the user's optics, and ZMD's normal and reversed results agree to
+    within the criterion above: measured 0.0154 rad rms against 0.0107 between two noise draws
+    (1.44x; 1.70x with consistency=0, 2.65x for reduced-unet-rgb)."""
+    truth, (normal, reversed_) = _pair()
+    _, (normal2, _) = _pair(noise_seed=1)
+    kw = dict(pixel_size=0.2, device="cpu")
+    a = dp.reconstruct(normal, "zmd", defocus=(-1.5, 0, 1.5), **kw).phase
+    b = dp.reconstruct(reversed_, "zmd", defocus=(1.5, 0, -1.5), **kw).phase
+    a2 = dp.reconstruct(normal2, "zmd", defocus=(-1.5, 0, 1.5), **kw).phase
+    assert _rms(a - b) < 1.5 * _rms(a - a2), (_rms(a - b), _rms(a - a2))
+
+
 @needs_reduced
 def test_reversed_focal_shift_is_handled_through_the_optics():
     """What holds: told the order, the network scores about as well on the reversed image as on
