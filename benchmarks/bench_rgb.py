@@ -53,9 +53,11 @@ METHODS = {
     "reduced-unet-rgb": ("reduced-unet-rgb", {}),
     "diffpr-rgb": ("diffpr-rgb", {}),
     "diffpr-rgb (unguided)": ("diffpr-rgb", {"guidance": 0.0}),
+    "diffpr-rgb (no consistency)": ("diffpr-rgb", {"consistency": 0}),
     "zmd (1 sample)": ("zmd", {}),
     "zmd (1 sample, unguided)": ("zmd", {"guidance": 0.0}),
     "zmd (4 samples)": ("zmd", {"samples": 4}),
+    "zmd (4 samples, no consistency)": ("zmd", {"samples": 4, "consistency": 0}),
 }
 TRAIN_KINDS = ("bcell", "wbc", "hela", "3t3", "rbc")
 

@@ -1,0 +1,120 @@
+"""The design choices of the RGB measurement-consistency step (models/rgb_consistency.py), on
+the validation images of the RGB stress matrix (bench_rgb.py rows, other phantoms and noise:
+``--seed0 30000000``), so that the test rows stay unseen while choosing.
+
+    python benchmarks/diag_rgb_consistency.py --n 4 --threads 1 --out runs/i8/diag_consistency.json
+
+For each image ZMD with 4 samples is sampled once without the step (``consistency=0``), then each
+variant is applied to that same phase: unmasked or confined to the cells, the preconditioner's
+k0, the number of steps, and whether the steps follow the image's noise. Scores: PSNR, SSIM, MAE
+(``napari_diffpr.compare``) and |dry-mass error| (bench_rgb.mass_error), medians per row.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bench_rgb import ROWS, make_set, mass_error, optics_params
+
+EXTRA_ROWS = {"100 photons": {"photons": 100.0}, "30 photons": {"photons": 30.0}}
+VARIANTS = {
+    "unmasked, k0 0.05 (session 6)": dict(low_cutoff=0.05, masked=False),
+    "masked, k0 0.05": dict(low_cutoff=0.05),
+    "masked, k0 0.03 (default)": dict(low_cutoff=0.03),
+    "masked, k0 0.02": dict(low_cutoff=0.02),
+    "masked, k0 0.03, 16 steps": dict(low_cutoff=0.03, max_steps=16),
+    "masked, k0 0.03, all steps at any noise": dict(low_cutoff=0.03, adapt_to_noise=False),
+}
+
+
+def _drain(gen):
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=4)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed0", type=int, default=30_000_000)
+    p.add_argument("--rows", nargs="*", default=None, help="row names (default: all, plus 100 and 30 photons)")
+    p.add_argument("--out", default="runs/i8/diag_consistency.json")
+    p.add_argument("--render", nargs="*", default=None, help="print the markdown table of these result files")
+    args = p.parse_args(argv)
+    if args.render:
+        print(render(args.render))
+        return 0
+
+    import torch
+
+    import napari_diffpr as dp
+    from napari_diffpr.models.methods import rgb_optics
+    from napari_diffpr.models.rgb_consistency import consistent
+
+    torch.set_num_threads(args.threads)
+    all_rows = {**ROWS, **EXTRA_ROWS}
+    rows = {k: v for k, v in all_rows.items() if args.rows is None or k in args.rows}
+    results: dict = {}
+    for rname, row in rows.items():
+        cfg, data = make_set(row, args.n, args.size, args.seed0)
+        params = dict(optics_params(cfg), na_illumination=cfg["na_illumination"], na_detection=cfg["na_detection"])
+        optics = rgb_optics(params)
+        scores: dict = {}
+        for img, truth in data:
+            base = dp.reconstruct(img, "zmd", samples=4, consistency=0, **params).phase
+            phases = {"none (consistency=0)": base}
+            for label, kw in VARIANTS.items():
+                kw = dict(kw)
+                phases[label] = _drain(consistent(base, img, optics, kw.pop("max_steps", 8), **kw))
+            for label, ph in phases.items():
+                s = dp.compare(ph, truth)
+                scores.setdefault(label, []).append(
+                    {"psnr": s["psnr"], "ssim": s["ssim"], "mae": s["mae"],
+                     "abs_mass_error": abs(mass_error(ph, truth, cfg["pixel_size"]))})
+        results[rname] = {lab: {k: statistics.median(x[k] for x in v) for k in v[0]} for lab, v in scores.items()}
+        for lab, a in results[rname].items():
+            print(f"{rname:34s} {lab:40s} psnr {a['psnr']:6.2f} ssim {a['ssim']:.3f} mae {a['mae']:.4f} "
+                  f"|mass| {100 * a['abs_mass_error']:5.1f}%", flush=True)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "n": args.n, "size": args.size,
+                                              "seed0": args.seed0, "results": results}, indent=1))
+    print(render([args.out]))
+    return 0
+
+
+def render(paths) -> str:
+    """One markdown table (PSNR dB / SSIM / |dry-mass error| per row and variant) from result
+    files, with medians over the stress-matrix rows (the extra photon rows left out of them)."""
+    results: dict = {}
+    commands = []
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        commands.append(f"`python {doc['command']}`")
+        results.update(doc["results"])
+    labels = list(next(iter(results.values())))
+    out = ["Produced by " + "; ".join(commands) + f" (n = {doc['n']}, {doc['size']}², seeds from {doc['seed0']}). "
+           "PSNR dB / SSIM / |dry-mass error|, medians over each row's images:", "",
+           "| row | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for rname, m in results.items():
+        out.append(f"| {rname} | " + " | ".join(f"{m[lab]['psnr']:.1f} / {m[lab]['ssim']:.2f} / "
+                                                f"{100 * m[lab]['abs_mass_error']:.1f} %" for lab in labels) + " |")
+    matrix = [m for r, m in results.items() if r not in EXTRA_ROWS]
+    for key, name, fmt in (("psnr", "median PSNR", "{:.2f}"), ("ssim", "median SSIM", "{:.3f}"),
+                           ("abs_mass_error", "median abs. dry-mass error %", "{:.1f}")):
+        scale = 100 if key == "abs_mass_error" else 1
+        out.append(f"| {name} ({len(matrix)} matrix rows) | " + " | ".join(
+            fmt.format(scale * float(np.median([m[lab][key] for m in matrix]))) for lab in labels) + " |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
