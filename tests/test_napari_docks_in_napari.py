@@ -226,6 +226,29 @@ def test_three_docks_fit_a_laptop_screen_with_a_wide_canvas(qtbot, make_napari_v
     assert window.width() <= 1366
 
 
+def test_every_method_form_fits_the_dock_unclipped(qtbot, make_napari_viewer):
+    """The dock's width follows its controls when a method's form replaces them: measured only at
+    construction, the zmd form (554 px description, 15 parameters) was cut off on the right, and
+    the wrapped description was cut at top and bottom (seen in a screenshot)."""
+    from qtpy.QtWidgets import QLabel, QScrollArea
+
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample(PLUGIN, "rgb")
+    recon = _dock(viewer, "Reconstruct")
+    _dock(viewer, "Line profile")
+    viewer.window._qt_window.resize(1366, 768)
+    body = recon._body.native
+    visible = recon.native.findChild(QScrollArea).viewport()
+    for method in recon._method.choices:
+        recon.set_method(method)
+        qtbot.wait(100)
+        # the controls are no wider than the part of the dock you can see
+        assert body.width() <= visible.width(), (method, body.width(), visible.width())
+        about = next(q for q in body.findChildren(QLabel) if q.text() == recon._about.value)
+        assert about.height() >= about.heightForWidth(about.width()), (method, about.height())
+    assert viewer.window._qt_viewer.canvas.native.width() >= 1366 / 2
+
+
 # ---- 6. canvas readability -----------------------------------------------------------------------
 def test_one_titled_colorbar_scale_bar_and_bound_metrics_text(qtbot, make_napari_viewer):
     from napari_diffpr._napari.legend import TITLE_OVERLAY

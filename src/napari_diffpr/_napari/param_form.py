@@ -133,6 +133,7 @@ class ParamForm(Container):
         self.method = method
         self.shown = tuple(p for p in method.params if p.name not in HANDLED_BY_DOCK)
         super().__init__(widgets=[make_param_widget(p) for p in self.shown], labels=True)
+        self.margins = (0, 0, 0, 0)   # it sits inside a dock that has margins already
         self.touched: set[str] = set()
         self._filling = False
         for p in self.shown:

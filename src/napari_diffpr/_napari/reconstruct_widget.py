@@ -134,6 +134,7 @@ class ReconstructWidget(Container):
         self._device = ComboBox(label="device", choices=_device_choices(probe=False),
                                 tooltip="Where torch methods run; 'auto' picks CUDA, then MPS, then CPU")
         self._params = Container(labels=False)
+        self._params.margins = (0, 0, 0, 0)   # every pixel of the dock's width is the canvas's
         self._weights = FileEdit(label="weights file", mode="r", filter="*.safetensors", value="",
                                  tooltip="Your own trained or fine-tuned stage-1 network (.safetensors); "
                                          "empty = the installed weights. Checked before anything runs.")
