@@ -3,19 +3,11 @@ import numpy as np
 import pytest
 
 import napari_diffpr as dp
+from conftest import drain
 from napari_diffpr.errors import ParameterError
 from napari_diffpr.models.rgb_consistency import consistent, image_noise, steps_for_noise, support_weight
 
 OPTICS = {"defocus_um": (-1.5, 0.0, 1.5)}
-
-
-def _drain(gen):
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return stop.value, events
 
 
 def _rms(a):
@@ -44,7 +36,7 @@ def test_steps_correct_an_estimate_whose_broad_shape_is_wrong():
     s = dp.simulate.rgb_brightfield(ph, photons=20000.0, n_wavelengths=24)
     start = 0.8 * ph                                 # 20 % low: the networks' kind of error
     stats: dict = {}
-    est, events = _drain(consistent(start, s.image, OPTICS, 8, stats))
+    est, events = drain(consistent(start, s.image, OPTICS, 8, stats))
     assert stats["steps"] == 8 and len(events) == 8 and events[-1].stage == "measurement consistency"
     assert _rms(est - ph) < 0.5 * _rms(start - ph)
     assert stats["relative_residual"][-1] < stats["relative_residual"][0]
@@ -60,7 +52,7 @@ def test_steps_change_the_phase_only_around_the_cells():
     ph = dp.simulate.phantom((64, 64), "hela", seed=1)
     s = dp.simulate.rgb_brightfield(ph, photons=20000.0, n_wavelengths=24)
     start = 0.8 * ph
-    est, _ = _drain(consistent(start, s.image, OPTICS, 8))
+    est, _ = drain(consistent(start, s.image, OPTICS, 8))
     weight = support_weight(start)
     far = ~ndi.binary_dilation(weight > 0, iterations=1)
     assert far.sum() > 200                          # the test means something: much background
@@ -71,7 +63,7 @@ def test_steps_change_the_phase_only_around_the_cells():
 def test_no_steps_leave_the_phase_untouched():
     ph = dp.simulate.phantom((48, 48), "hela", seed=2)
     s = dp.simulate.rgb_brightfield(ph, photons=5000.0, n_wavelengths=12)
-    out, events = _drain(consistent(ph * 0.5, s.image, OPTICS, 0))
+    out, events = drain(consistent(ph * 0.5, s.image, OPTICS, 0))
     np.testing.assert_array_equal(out, ph * 0.5)
     assert events == []
 
