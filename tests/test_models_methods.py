@@ -45,7 +45,7 @@ def test_learned_methods_are_registered_with_their_specs():
             assert found[name].param(shared).default == tie.param(shared).default, (name, shared)
     assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed", "guidance", "t_start",
                                                         "consistency"}
-    assert found["zmd"].param("consistency").default == 8 == found["diffpr-rgb"].param("consistency").default
+    assert found["zmd"].param("consistency").default == 16 == found["diffpr-rgb"].param("consistency").default
     assert found["zmd"].param("guidance").default == 1.0 == found["diffpr-rgb"].param("guidance").default
     assert found["zmd"].param("guidance").minimum == 0.0          # 0 = unguided
 

@@ -24,10 +24,10 @@ def test_noise_estimate_finds_white_noise_on_a_smooth_image():
 
 
 def test_fewer_steps_on_noisier_images():
-    assert steps_for_noise(8, 0.014) == 8          # ~5000 photons/px
-    assert steps_for_noise(8, 0.058) == 8          # ~300 photons/px
-    assert steps_for_noise(8, 0.10) == 2           # ~100 photons/px
-    assert steps_for_noise(8, 0.19) == 0           # ~30 photons/px: the steps would fit noise
+    assert steps_for_noise(16, 0.014) == 16        # ~5000 photons/px
+    assert steps_for_noise(16, 0.058) == 16        # ~300 photons/px
+    assert steps_for_noise(16, 0.10) == 5          # ~100 photons/px
+    assert steps_for_noise(16, 0.19) == 0          # ~30 photons/px: the steps would fit noise
     assert steps_for_noise(0, 0.01) == 0
 
 
@@ -72,11 +72,11 @@ def test_zmd_and_diffpr_rgb_take_the_steps_and_record_them():
     img = dp.simulate.sample("rgb", size=64, seed=4)["measurement"]
     plain = dp.reconstruct(img, "zmd", consistency=0, steps=2)
     r = dp.reconstruct(img, "zmd", samples=2, steps=2)
-    assert r.metadata["consistency"]["max_steps"] == 8
+    assert r.metadata["consistency"]["max_steps"] == 16
     assert plain.metadata["consistency"]["steps"] == 0
     if r.metadata["consistency"]["steps"] > 0:
         assert not np.allclose(r.phase, dp.reconstruct(img, "zmd", samples=2, steps=2, consistency=0).phase)
     d = dp.reconstruct(img, "diffpr-rgb")
-    assert d.metadata["consistency"]["steps"] == steps_for_noise(8, image_noise(img))
+    assert d.metadata["consistency"]["steps"] == steps_for_noise(16, image_noise(img))
     with pytest.raises(ParameterError, match="consistency"):
         dp.reconstruct(img, "zmd", consistency=-1)

@@ -123,12 +123,13 @@ RGB_GUIDANCE = Param("guidance", "float", 1.0, minimum=0.0, maximum=10.0, refine
                           "of a gradient step (its linearised optimum) toward reproducing the measured RGB "
                           "image through the chromatic brightfield model with the given optics. 0 = unguided. "
                           "See docs/models.md.")
-RGB_CONSISTENCY = Param("consistency", "int", 8, minimum=0, maximum=50, refine_only=True,
+RGB_CONSISTENCY = Param("consistency", "int", 16, minimum=0, maximum=50, refine_only=True,
                         help="Measurement consistency after sampling: at most this many steps that bring the "
                              "cells' broad shape (and so their dry mass) into agreement with the measured RGB "
                              "image through the chromatic brightfield model and the given optics; the "
-                             "background is left as it is. Fewer steps on very noisy images (2 of 8 at ~100 "
-                             "photons/px, none at ~30). 0 = off. See docs/models.md.")
+                             "background is left as it is. Fewer steps on very noisy images (5 of 16 at ~100 "
+                             "photons/px, none at ~30). Each step costs about one guided network evaluation "
+                             "(~0.1 s at 128², ~1.7 s at 512² on one CPU core). 0 = off. See docs/models.md.")
 RGB_SAMPLES = Param("samples", "int", 1, minimum=1, maximum=64, refine_only=True,
                     help="Posterior samples drawn in one batch; the result is their mean and, for more "
                          "than 1, their per-pixel standard deviation is the uncertainty map. Costs N times "

@@ -35,6 +35,7 @@ SUPPORT_LEVEL = 0.05       # |phase - background| above this fraction of its max
 SUPPORT_MARGIN_PX = 3      # the support grows by this many pixels, then is blurred (sigma below)
 SUPPORT_BLUR_PX = 1.5
 NOISE_REFERENCE = 0.06     # image noise (fraction of the background) up to which all steps are taken
+NOISE_LIMIT = 0.15         # above it (~50 photons/px) no steps: they fit the noise
 
 
 def image_noise(measured: np.ndarray) -> float:
@@ -49,8 +50,10 @@ def image_noise(measured: np.ndarray) -> float:
 
 def steps_for_noise(max_steps: int, noise: float) -> int:
     """Steps taken at this noise: all of ``max_steps`` up to NOISE_REFERENCE (~300 photons/px),
-    then fewer with the signal-to-noise power (2 of 8 at ~100 photons/px, none at ~30, where
-    the steps fit the noise)."""
+    then fewer with the signal-to-noise power (5 of 16 at ~100 photons/px), and none above
+    NOISE_LIMIT (~30 photons/px, where the steps fit the noise)."""
+    if noise > NOISE_LIMIT:
+        return 0
     if noise <= 0:
         return int(max_steps)
     return int(min(max_steps, np.floor(max_steps * (NOISE_REFERENCE / noise) ** 2)))
@@ -102,11 +105,12 @@ def support_weight(phase: np.ndarray) -> np.ndarray:
 
 def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps: int,
                stats: dict | None = None, low_cutoff: float = LOW_CUTOFF, masked: bool = True,
-               adapt_to_noise: bool = True) -> Generator[Progress, None, np.ndarray]:
+               adapt_to_noise: bool = True, conjugate: bool = True) -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
-    taken and the relative image residual before and after. ``low_cutoff``, ``masked`` and
-    ``adapt_to_noise`` are there to compare the design's choices
+    taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
+    ``adapt_to_noise`` and ``conjugate`` (preconditioned nonlinear conjugate gradients, else
+    preconditioned steepest descent) are there to compare the design's choices
     (benchmarks/diag_rgb_consistency.py)."""
     noise = image_noise(measured)
     steps = steps_for_noise(int(max_steps), noise) if adapt_to_noise else int(max_steps)
@@ -123,21 +127,31 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     p = torch.from_numpy(np.asarray(phase, np.float32))[None, None]
     w = torch.from_numpy(support_weight(np.asarray(phase, np.float32)))[None, None] if masked else None
     residuals = []
+    previous = None        # (gradient, preconditioned gradient, direction) of the last step, for conjugacy
     with torch.inference_mode(False):
         for i in range(steps):
             x = p.clone().requires_grad_(True)
             with torch.enable_grad():
-                r = simulate(x) - y
+                image = simulate(x)
+                r = image - y
                 loss = (r * r).sum()
                 (g,) = torch.autograd.grad(loss, x)
             residuals.append(float(torch.linalg.vector_norm(r.detach())) / contrast)
             with torch.no_grad():
                 # symmetric W P W keeps the step a descent direction while confining it to the cells
                 gw = g if w is None else g * w
-                d = torch.fft.ifft2(torch.fft.fft2(gw) * precondition).real
-                d = d if w is None else d * w
+                z = torch.fft.ifft2(torch.fft.fft2(gw) * precondition).real
+                z = z if w is None else z * w
+                d = z
+                if conjugate and previous is not None:
+                    g0, z0, d0 = previous      # Polak-Ribiere+, restarted when not a descent direction
+                    beta = max(0.0, float(((g - g0) * z).sum()) / max(float((g0 * z0).sum()), 1e-30))
+                    d = z + beta * d0
+                    if float((g * d).sum()) <= 0:
+                        d = z
+                previous = (g, z, d)
                 e = 1e-3 / max(float(d.abs().max()), 1e-12)
-                jd = (simulate(p - e * d) - simulate(p)) / (-e)
+                jd = (simulate(p - e * d) - image.detach()) / (-e)
                 den = 2 * float((jd * jd).sum())
                 t = float((g * d).sum()) / den if den > 0 else 0.0
                 p = p - t * d
