@@ -6,7 +6,8 @@ the validation images of the RGB stress matrix (bench_rgb.py rows, other phantom
 
 For each image ZMD with 4 samples is sampled once without the step (``consistency=0``), then each
 variant is applied to that same phase: unmasked or confined to the cells, the preconditioner's
-k0, the number of steps, and whether the steps follow the image's noise. Scores: PSNR, SSIM, MAE
+k0, the number of steps (8 unless stated), steepest descent or conjugate gradients, and whether
+the steps follow the image's noise. Scores: PSNR, SSIM, MAE
 (``napari_diffpr.compare``) and |dry-mass error| (bench_rgb.mass_error), medians per row.
 """
 from __future__ import annotations
@@ -22,13 +23,15 @@ import numpy as np
 from bench_rgb import ROWS, make_set, mass_error, optics_params
 
 EXTRA_ROWS = {"100 photons": {"photons": 100.0}, "30 photons": {"photons": 30.0}}
-VARIANTS = {
-    "unmasked, k0 0.05 (session 6)": dict(low_cutoff=0.05, masked=False),
-    "masked, k0 0.05": dict(low_cutoff=0.05),
-    "masked, k0 0.03 (default)": dict(low_cutoff=0.03),
-    "masked, k0 0.02": dict(low_cutoff=0.02),
-    "masked, k0 0.03, 16 steps": dict(low_cutoff=0.03, max_steps=16),
-    "masked, k0 0.03, all steps at any noise": dict(low_cutoff=0.03, adapt_to_noise=False),
+VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned nonlinear conjugate gradients
+    "SD, unmasked, k0 0.05 (session 6)": dict(low_cutoff=0.05, masked=False, conjugate=False),
+    "SD, k0 0.05": dict(low_cutoff=0.05, conjugate=False),
+    "SD, k0 0.03": dict(low_cutoff=0.03, conjugate=False),
+    "SD, k0 0.02": dict(low_cutoff=0.02, conjugate=False),
+    "SD, k0 0.03, 16 steps": dict(low_cutoff=0.03, max_steps=16, conjugate=False),
+    "CG, k0 0.03": dict(low_cutoff=0.03),
+    "CG, k0 0.03, 16 steps (default)": dict(low_cutoff=0.03, max_steps=16),
+    "CG, k0 0.03, 16 steps at any noise": dict(low_cutoff=0.03, max_steps=16, adapt_to_noise=False),
 }
 
 
