@@ -269,10 +269,8 @@ def run_zmd(data, *, background=None, cache=None, device: str = "auto", samples:
 
 def _measurement_consistent(phase, data, optics: dict, max_steps, meta: dict, extras: dict):
     """The refined RGB phase after models.rgb_consistency's steps; the correction is added to
-    every sample too, so the samples still average to the result (their std is unchanged)."""
-    if isinstance(max_steps, bool) or int(max_steps) != max_steps or not 0 <= max_steps <= 50:
-        from ..errors import ParameterError
-        raise ParameterError(f"consistency must be a whole number 0..50; got {max_steps!r}")
+    every sample too, so the samples still average to the result (their std is unchanged).
+    ``max_steps`` was checked against RGB_CONSISTENCY by the registry before any compute."""
     if max_steps == 0:
         meta["consistency"] = {"steps": 0, "max_steps": 0}
         return phase
