@@ -59,6 +59,33 @@ def test_batch_shape_device_seed_and_kinds():
     assert (two.flatten(1).amax(1) > 0).all()
 
 
+def _cells(batch):
+    """(cell count, median cell area in px) over a batch (n, 1, H, W)."""
+    from scipy import ndimage as ndi
+
+    counts, areas = [], []
+    for img in batch[:, 0].numpy():
+        lab, n = ndi.label(img > 0)
+        counts.append(n)
+        areas.extend(np.bincount(lab.ravel())[1:].tolist())
+    return float(np.mean(counts)), float(np.median(areas))
+
+
+def test_reference_size_keeps_cells_their_size_and_fills_a_larger_field_with_more():
+    small = simulate.phantom_batch(12, 64, kinds="bcell", generator=torch.Generator().manual_seed(3),
+                                   reference_size=64)
+    large = simulate.phantom_batch(12, 192, kinds="bcell", generator=torch.Generator().manual_seed(3),
+                                   reference_size=64)
+    default_large = simulate.phantom_batch(12, 192, kinds="bcell", generator=torch.Generator().manual_seed(3))
+    (n_small, a_small), (n_large, a_large), (_, a_default) = _cells(small), _cells(large), _cells(default_large)
+    assert n_large > 4 * n_small               # 9x the area: many more cells ...
+    assert 0.6 < a_large / a_small < 1.6       # ... of the same size
+    assert a_default > 5 * a_small             # without it, radii follow the image size
+    assert torch.equal(simulate.phantom_batch(2, 64, generator=torch.Generator().manual_seed(1)),
+                       simulate.phantom_batch(2, 64, generator=torch.Generator().manual_seed(1),
+                                              reference_size=None))
+
+
 def test_bad_arguments():
     with pytest.raises(ParameterError, match="kind"):
         simulate.phantom(64, "neuron")
@@ -72,5 +99,7 @@ def test_bad_arguments():
         simulate.phantom(64, seed=1.5)
     with pytest.raises(ParameterError, match="positive integer"):
         simulate.phantom_batch(0, 64)
+    with pytest.raises(ParameterError, match="reference_size"):
+        simulate.phantom_batch(1, 64, reference_size=0)
     with pytest.raises(ParameterError, match="kind"):
         simulate.phantom_batch(2, 64, kinds=["bcell", "yeast"])

@@ -77,6 +77,29 @@ def test_held_out_family_is_never_drawn_for_training():
     assert rgb_random.HELD_OUT_KIND not in kinds and "rbc" in kinds
 
 
+@pytest.mark.parametrize("kind", ["bcell", "hela", "rbc", "beads"])
+def test_rgb_phantoms_have_a_physical_cell_size_at_any_pixel_and_frame_size(kind):
+    """A cell is the same number of µm² whether the camera has 0.1 or 0.3 µm pixels and whether
+    the frame is 128² or 256² (before 2026-12-05 it was the same number of *pixels*, and twice as
+    large at 256²); a larger field of view holds more cells."""
+    from scipy import ndimage as ndi
+
+    def stats(size, px):
+        areas, counts = [], []
+        for s in range(8):
+            ph = rgb_random.phantom(kind, size, px, torch.Generator().manual_seed(s))[0, 0].numpy()
+            lab, n = ndi.label(ph > 0.05 * ph.max())
+            counts.append(n)
+            areas.extend((np.bincount(lab.ravel())[1:] * px * px).tolist())
+        return float(np.median(areas)), float(np.mean(counts))
+
+    (a_fine, n_fine), (a_coarse, n_coarse) = stats(128, 0.1), stats(128, 0.3)
+    (a_128, n_128), (a_256, n_256) = stats(128, 0.2), stats(256, 0.2)
+    assert 0.5 < a_coarse / a_fine < 2.0      # the frame-relative phantom gave 9x
+    assert 0.6 < a_256 / a_128 < 1.6          # the frame-relative phantom gave 4x
+    assert n_coarse > 2 * n_fine and n_256 > 2 * n_128
+
+
 def test_red_cells_are_biconcave():
     ph = rgb_random.red_cells(128, 0.1, torch.Generator().manual_seed(0), 0.55)[0, 0].numpy()
     assert ph.max() > 0.5 and ph.min() == 0

@@ -164,16 +164,23 @@ def _bump(x2):
 _BUMP_PER_SIGMA = 2.2  # _bump(r²/(2.2σ)²) has the FWHM of a Gaussian of standard deviation σ
 
 
-def render(n: int, shape, kinds, generator=None, device="cpu", max_phase=None):
+def render(n: int, shape, kinds, generator=None, device="cpu", max_phase=None, reference_size=None):
     """Draw ``n`` phantoms of ``shape`` (H, W) on ``device``; ``kinds`` is one kind per image.
     Returns a float32 tensor ``(n, 1, H, W)`` in radians.
+
+    ``reference_size`` (pixels): cell radii are fractions of it instead of the image size, and
+    the number of cells grows with the image area over ``reference_size**2`` (at least one), so
+    a larger field shows more cells of the same size rather than larger cells.
 
     Each cell is drawn only inside a window around it (the batch-wide largest extent of that
     cell slot, moved to lie inside the image) and max-composited, which keeps it fast."""
     import torch
 
     h, w = int(shape[0]), int(shape[1])
-    size = float(min(h, w))
+    size = float(min(h, w)) if reference_size is None else float(reference_size)
+    area = 1.0 if reference_size is None else h * w / size ** 2
+    slots = MAX_CELLS if reference_size is None else max(
+        MAX_CELLS, math.ceil(max(_SCENE[k][1] for k in kinds) * area))
     device = torch.device(device)
     lo, hi = _range_table()
     lo, hi = lo.to(device), hi.to(device)
@@ -183,21 +190,23 @@ def render(n: int, shape, kinds, generator=None, device="cpu", max_phase=None):
     cmin = torch.tensor([_SCENE[k][0] for k in kinds], device=device, dtype=torch.float32)
     cmax = torch.tensor([_SCENE[k][1] for k in kinds], device=device, dtype=torch.float32)
     counts = cmin + torch.floor(u_scene[:, 0] * (cmax - cmin + 1))
+    if reference_size is not None:
+        counts = torch.ceil(counts * area).clamp_min(1.0)
     peak_lo = torch.tensor([_SCENE[k][2][0] for k in kinds], device=device)
     peak_hi = torch.tensor([_SCENE[k][2][1] for k in kinds], device=device)
     peak = peak_lo + u_scene[:, 1] * (peak_hi - peak_lo)
 
     # kind of each cell: the image's kind, or a random cell kind in a mixed field
-    u_kind = _uniform((n, MAX_CELLS), generator, device)
+    u_kind = _uniform((n, slots), generator, device)
     mixed = image_kind == KINDS.index("mixed")
     random_kind = torch.floor(u_kind * len(CELL_KINDS)).long().clamp_max(len(CELL_KINDS) - 1)
     cell_kind = torch.where(mixed[:, None], random_kind, image_kind[:, None].clamp_max(len(CELL_KINDS) - 1))
-    u = _uniform((n, MAX_CELLS, len(_PARAMS)), generator, device)
+    u = _uniform((n, slots, len(_PARAMS)), generator, device)
     prm = lo[cell_kind] + u * (hi[cell_kind] - lo[cell_kind])
     prm[..., _P["radius"]] *= torch.where(mixed[:, None], _MIXED_SIZE, 1.0) * size
 
-    geo = _uniform((n, MAX_CELLS, 16 + 4 * _N_HARM), generator, device)
-    active = torch.arange(MAX_CELLS, device=device)[None, :] < counts[:, None]
+    geo = _uniform((n, slots, 16 + 4 * _N_HARM), generator, device)
+    active = torch.arange(slots, device=device)[None, :] < counts[:, None]
     radius_all = prm[..., _P["radius"]]
     aspect_all = prm[..., _P["aspect"]]
     cy, cx = _place(radius_all * aspect_all.sqrt(), active, h, w, generator, device)
@@ -224,7 +233,7 @@ def render(n: int, shape, kinds, generator=None, device="cpu", max_phase=None):
     coarse = _band_noise(n, h, w, 8.0, generator, device).flatten(1)   # cytoplasm/chromatin mottling
 
     canvas = torch.zeros((n, h * w), device=device)
-    for j in range(MAX_CELLS):
+    for j in range(slots):
         half = int(math.ceil(float(reach[:, j].max())))
         if half <= 2:
             continue

@@ -13,8 +13,13 @@ own microscope, drawn from :data:`RGB_WIDE`:
   ("wavelength", physically consistent) defocus model, half each;
 - 100–20 000 photons (log-uniform), 0–5 e⁻ read noise.
 
-Cells have a physical size: phantoms are drawn at about 0.2 µm per pixel and resampled to the
-sample's pixel size (×0.7–1.4), so a cell spans ~10 px at 0.5 µm and ~60 px at 0.08 µm.
+Cells have a physical size: phantoms are drawn on a canvas of about 0.2 µm per pixel whose cell
+radii are fractions of a 128-px (25.6 µm) design field, with more cells on a larger canvas, and
+resampled to the sample's pixel size (×0.7–1.4 in size). A B cell is then 7–8 µm across at every
+pixel size and frame size (~50 px at 0.16 µm/px, ~16 px at 0.5 µm/px), and a 256² frame holds
+about four times the cells of a 128² frame, not larger ones. (Before 2026-12-05 the cell radii
+were fractions of the frame: the same pixel size of cell at every pixel size, twice as large at
+256² as at 128².)
 Families: the project's ``bcell``, ``wbc``, ``hela``, ``3t3`` and red blood cells (``rbc``,
 Evans–Fung biconcave discs, 6.6–8.6 µm across); ``beads`` are held out of training.
 
@@ -44,6 +49,8 @@ RGB_WIDE = {
 HELD_OUT_KIND = "beads"
 NOMINAL_WAVELENGTHS = (0.63, 0.55, 0.45)
 PHANTOM_DESIGN_PIXEL_UM = 0.2
+PHANTOM_DESIGN_SIZE = 128     # px at PHANTOM_DESIGN_PIXEL_UM: the field the phantoms' cell radii refer to
+MAX_CANVAS = 4096             # px: the design canvas of a 1024² frame at 0.5 µm/px is ~3700 px
 N_WAVELENGTHS = 24
 
 
@@ -83,14 +90,15 @@ def draw_optics(g) -> dict:
 
 
 def red_cells(size: int, pixel_um: float, g, wavelength_um: float):
-    """A field (1, 1, size, size) of 1-6 red blood cells (Evans-Fung biconcave discs, radius
+    """A field (1, 1, size, size) of 1-6 red blood cells per 25.6 µm square (Evans-Fung biconcave discs, radius
     3.3-4.3 µm, refractive increment 0.04-0.08) in radians at ``wavelength_um``; 0 background."""
     import torch
 
     y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
                           indexing="ij")
     out = torch.zeros(size, size)
-    for _ in range(int(torch.randint(1, 7, (), generator=g))):
+    area = (size * pixel_um / (PHANTOM_DESIGN_SIZE * PHANTOM_DESIGN_PIXEL_UM)) ** 2
+    for _ in range(max(1, math.ceil(int(torch.randint(1, 7, (), generator=g)) * area))):
         r_um = _u(g, 3.3, 4.3)
         r = r_um / pixel_um
         cy, cx = _u(g, 0, size), _u(g, 0, size)
@@ -118,8 +126,8 @@ def phantom(kind: str, size: int, pixel_um: float, g, wavelength_um: float = 0.5
         ph = red_cells(size, pixel_um, g, wavelength_um)
     else:
         zoom = PHANTOM_DESIGN_PIXEL_UM / pixel_um * _lu(g, *RGB_WIDE["cell_scale"])
-        render = int(min(512, max(32, round(size / zoom))))
-        ph = phantom_batch(1, render, kinds=kind, generator=g).float()
+        render = int(min(MAX_CANVAS, max(16, round(size / zoom))))
+        ph = phantom_batch(1, render, kinds=kind, generator=g, reference_size=PHANTOM_DESIGN_SIZE).float()
         if render != size:
             ph = F.interpolate(ph, size=(size, size), mode="bilinear", align_corners=False,
                                antialias=render > size).clamp_min(0)

@@ -67,10 +67,14 @@ def phantom(shape=(256, 256), kind: str = "mixed", seed: int = 0, max_phase: flo
     return out[0, 0].numpy().astype(np.float32)
 
 
-def phantom_batch(n: int, size, *, kinds=None, generator=None, device="cpu", max_phase=None):
+def phantom_batch(n: int, size, *, kinds=None, generator=None, device="cpu", max_phase=None,
+                  reference_size=None):
     """``n`` phantoms as a float32 tensor ``(n, 1, H, W)`` (radians) on ``device``. ``size`` is an
     int or (H, W); ``kinds`` one kind name, a sequence of names to draw from per sample, or None
-    for all kinds. ``generator``: a torch.Generator (None = torch's global RNG)."""
+    for all kinds. ``generator``: a torch.Generator (None = torch's global RNG).
+    ``reference_size`` (pixels, default the image size): cell radii are fractions of it and the
+    cell count grows with the image area over its square, so cells keep their size in larger
+    fields (``phantoms.render``)."""
     import torch
 
     from .phantoms import _check_kind, render
@@ -86,8 +90,9 @@ def phantom_batch(n: int, size, *, kinds=None, generator=None, device="cpu", max
     gdev = generator.device if generator is not None else "cpu"
     idx = torch.randint(len(pool), (int(n),), generator=generator, device=gdev).tolist()
     mp = chk.optional_number("max_phase", max_phase, minimum=0.0, strict_min=True, unit="rad")
+    ref = chk.optional_number("reference_size", reference_size, minimum=1.0, unit="px")
     return render(int(n), (h, w), [pool[i] for i in idx], generator=generator,
-                  device=_device(device), max_phase=mp)
+                  device=_device(device), max_phase=mp, reference_size=ref)
 
 
 # ----------------------------------------------------------------------------------- hologram

@@ -339,8 +339,8 @@ class Trainer:
                 "zmd": "each with one randomised RGB rendering"}[task]
         if self.data_variant == "rgb-physics":
             from ..optics.rgb_random import HELD_OUT_KIND, RGB_WIDE
-            what += (f" from its own random microscope {json.dumps(RGB_WIDE)} (optics.rgb_random), input = "
-                     f"physics-normalised features (models.rgb_inputs); held out of training: {HELD_OUT_KIND!r}")
+            what += (f" from its own random microscope {json.dumps(RGB_WIDE)} (optics.rgb_random), cells of a physical "
+                     f"size (radii fractions of a 25.6 µm design field), input = physics-normalised features (models.rgb_inputs); held out of training: {HELD_OUT_KIND!r}")
         if self.data_variant == "wide":
             from .data import HELD_OUT, WIDE
             what += (f"; wide randomisation {json.dumps(WIDE)}; held out of training: {json.dumps(HELD_OUT)}")

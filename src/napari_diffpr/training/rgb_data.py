@@ -15,7 +15,7 @@ import torch
 
 from .data import batch_generator
 
-RGB_PHYSICS_VARIANT = "rgb-physics"
+RGB_PHYSICS_VARIANT = "rgb-physics-cellsize"   # cache tag: bumped when the pools change (physical cell size, 2026-12-05)
 
 
 def simulate_pool(split: str, n: int, size: int, config: dict | None = None, kinds=None,
