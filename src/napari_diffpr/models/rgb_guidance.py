@@ -7,8 +7,10 @@ image (each channel divided by its mean, as the measurement y is), one gradient 
 L = ||A(p(x0)) - y||^2 is taken, of length ``guidance`` x the step that minimises the linearised
 L along the gradient g (t* = ||g||^2 / (2 ||J g||^2), J g by a finite difference: one more
 forward model). DPS-style, but with that step length instead of a hand-tuned one; guidance = 0
-is the unguided sampler, 1 the full linearised step. The model uses the per-channel defocus
-(``defocus_model="channel"``), 12 wavelengths and the given NAs; noise is not modelled.
+is the unguided sampler, 1 the full linearised step. The model is the consistency step's
+(``rgb_consistency.brightfield_simulator``: the focal-shift model and channel bandwidth the user
+stated, the given NAs) with 12 wavelengths instead of 24, since it runs at every sampler step;
+noise is not modelled.
 
 Importing this module imports torch.
 """
@@ -20,33 +22,22 @@ import numpy as np
 import torch
 
 N_WAVELENGTHS = 12
-CHANNEL_SIGMA_UM = 0.05
 
 
 def rgb_forward_guide(measured: np.ndarray, optics: dict, to_phase: Callable[[torch.Tensor], torch.Tensor],
                       guidance: float, device="cpu", stats: dict | None = None):
     """``guide(x0, alpha, sigma) -> x0'`` for our samplers. ``measured``: the RGB image (H, W, 3);
-    ``optics``: models.rgb_inputs' dict (per-channel defocus); ``to_phase(x0)``: the phase in
+    ``optics``: models.methods.rgb_optics' dict; ``to_phase(x0)``: the phase in
     radians (B, 1, H, W) that the estimate x0 stands for (differentiable). ``stats`` (a dict)
     collects the relative residual ||A(p) - y|| / ||y - 1|| before each step."""
-    from ..optics.brightfield import forward
-    from .rgb_inputs import check_optics
+    from .rgb_consistency import brightfield_simulator
 
-    o = check_optics(optics)
     y = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np.asarray(measured, np.float32), -1, 0)))[None].to(device)
     y = y / y.mean(dim=(2, 3), keepdim=True)
     h, w = y.shape[-2:]
     y_contrast = float(torch.linalg.vector_norm(y - 1))
 
-    def simulate(phase: torch.Tensor) -> torch.Tensor:
-        n = phase.shape[0]
-        img = forward(phase, pixel_size_um=o["pixel_size_um"], wavelengths=o["wavelengths_um"],
-                      defocus_um=torch.tensor([o["defocus_um"]], dtype=torch.float32).expand(n, 3),
-                      na_illumination=torch.full((n,), o["na_illumination"]), na_detection=o["na_detection"],
-                      n_medium=o["medium_index"], reference_wavelength=o["wavelengths_um"][1],
-                      n_wavelengths=N_WAVELENGTHS, photons=None, read_noise=torch.zeros(n), generator=None,
-                      channel_sigma_um=CHANNEL_SIGMA_UM, defocus_model="channel")
-        return img / img.mean(dim=(2, 3), keepdim=True)
+    simulate = brightfield_simulator(optics, N_WAVELENGTHS)
 
     def guide(x0: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
         if guidance <= 0:
