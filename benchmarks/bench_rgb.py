@@ -8,8 +8,8 @@ Base microscope: R/G/B at 0.63/0.55/0.45 µm focused at -1.5/0/+1.5 µm ("normal
 sigma 50 nm, and the physically consistent per-wavelength focal shift (optics.brightfield
 ``defocus_model="wavelength"``, 31 wavelengths). Every method gets the true optics, with the
 defocus given as the centre wavelengths' focus (``focal_shift="at centre wavelengths"``).
-Phantoms: the training families with a physical cell size (optics.rgb_random.phantom), test
-seeds; the "held-out family" row uses beads, which no RGB model saw in training. The "exact
+Phantoms: the training families with a physical cell size (optics.rgb_random.phantom; results
+files from before 2026-12-05 had cells a fixed fraction of the frame instead), test seeds; the "held-out family" row uses beads, which no RGB model saw in training. The "exact
 illumination" row renders the base microscope with the partial coherence summed over 37 condenser
 directions instead of the disk blur of the other rows and of training (optics.brightfield).
 
