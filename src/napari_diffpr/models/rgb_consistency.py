@@ -107,12 +107,14 @@ def support_weight(phase: np.ndarray) -> np.ndarray:
 
 def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps: int,
                stats: dict | None = None, low_cutoff: float = LOW_CUTOFF, masked: bool = True,
-               adapt_to_noise: bool = True, conjugate: bool = True) -> Generator[Progress, None, np.ndarray]:
+               adapt_to_noise: bool = True, conjugate: bool = True,
+               mask_floor: float = 0.0) -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
-    ``adapt_to_noise`` and ``conjugate`` (preconditioned nonlinear conjugate gradients, else
-    preconditioned steepest descent) are there to compare the design's choices
+    ``adapt_to_noise``, ``conjugate`` (preconditioned nonlinear conjugate gradients, else
+    preconditioned steepest descent) and ``mask_floor`` (the mask's weight outside the cells: 0
+    confines the steps to them, 1 is unmasked) are there to compare the design's choices
     (benchmarks/diag_rgb_consistency.py)."""
     noise = image_noise(measured)
     steps = steps_for_noise(int(max_steps), noise) if adapt_to_noise else int(max_steps)
@@ -127,7 +129,10 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     contrast = float(torch.linalg.vector_norm(y - 1)) or 1.0
     precondition = _low_frequency_preconditioner(*y.shape[-2:], low_cutoff)
     p = torch.from_numpy(np.asarray(phase, np.float32))[None, None]
-    w = torch.from_numpy(support_weight(np.asarray(phase, np.float32)))[None, None] if masked else None
+    w = None
+    if masked and mask_floor < 1:
+        w = torch.from_numpy(support_weight(np.asarray(phase, np.float32)))[None, None]
+        w = mask_floor + (1 - mask_floor) * w
     residuals = []
     previous = None        # (gradient, preconditioned gradient, direction) of the last step, for conjugacy
     with torch.inference_mode(False):
