@@ -35,6 +35,7 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
     # session 8: on fields one large cell fills, the mask kept the dry mass 13-30 % off
     "CG, k0 0.03, 16 steps, mask floor 0.25": dict(low_cutoff=0.03, max_steps=16, mask_floor=0.25),
     "CG, k0 0.03, 16 steps, unmasked": dict(low_cutoff=0.03, max_steps=16, masked=False),
+    "CG, k0 0.03, 32 steps": dict(low_cutoff=0.03, max_steps=32),
 }
 
 
