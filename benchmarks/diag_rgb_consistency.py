@@ -36,6 +36,8 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
     "CG, k0 0.03, 16 steps, mask floor 0.25": dict(low_cutoff=0.03, max_steps=16, mask_floor=0.25),
     "CG, k0 0.03, 16 steps, unmasked": dict(low_cutoff=0.03, max_steps=16, masked=False),
     "CG, k0 0.03, 32 steps": dict(low_cutoff=0.03, max_steps=32),
+    "CG, k0 0.03, 16 steps, margin 6 px": dict(low_cutoff=0.03, max_steps=16, mask_margin_px=6),
+    "CG, k0 0.03, 16 steps, margin 10 px": dict(low_cutoff=0.03, max_steps=16, mask_margin_px=10),
 }
 
 

@@ -92,29 +92,30 @@ def _low_frequency_preconditioner(h: int, w: int, k0: float = LOW_CUTOFF) -> tor
     return p
 
 
-def support_weight(phase: np.ndarray) -> np.ndarray:
-    """A soft 0..1 mask of where the phase differs from its background (the cells, a few pixels
-    wider, edges blurred): the steps change the phase only there."""
+def support_weight(phase: np.ndarray, margin_px: int = SUPPORT_MARGIN_PX) -> np.ndarray:
+    """A soft 0..1 mask of where the phase differs from its background (the cells, ``margin_px``
+    pixels wider, edges blurred): the steps change the phase only there."""
     from scipy import ndimage as ndi
 
     dev = np.abs(phase - np.median(phase))
     top = float(dev.max())
     if top <= 0:
         return np.ones_like(phase, dtype=np.float32)
-    m = ndi.binary_dilation(dev > SUPPORT_LEVEL * top, iterations=SUPPORT_MARGIN_PX)
+    m = ndi.binary_dilation(dev > SUPPORT_LEVEL * top, iterations=int(margin_px))
     return ndi.gaussian_filter(m.astype(np.float32), SUPPORT_BLUR_PX)
 
 
 def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps: int,
                stats: dict | None = None, low_cutoff: float = LOW_CUTOFF, masked: bool = True,
                adapt_to_noise: bool = True, conjugate: bool = True,
-               mask_floor: float = 0.0) -> Generator[Progress, None, np.ndarray]:
+               mask_floor: float = 0.0, mask_margin_px: int = SUPPORT_MARGIN_PX
+               ) -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
     ``adapt_to_noise``, ``conjugate`` (preconditioned nonlinear conjugate gradients, else
-    preconditioned steepest descent) and ``mask_floor`` (the mask's weight outside the cells: 0
-    confines the steps to them, 1 is unmasked) are there to compare the design's choices
+    preconditioned steepest descent), ``mask_floor`` (the mask's weight outside the cells: 0
+    confines the steps to them, 1 is unmasked) and ``mask_margin_px`` are there to compare the design's choices
     (benchmarks/diag_rgb_consistency.py)."""
     noise = image_noise(measured)
     steps = steps_for_noise(int(max_steps), noise) if adapt_to_noise else int(max_steps)
@@ -131,7 +132,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     p = torch.from_numpy(np.asarray(phase, np.float32))[None, None]
     w = None
     if masked and mask_floor < 1:
-        w = torch.from_numpy(support_weight(np.asarray(phase, np.float32)))[None, None]
+        w = torch.from_numpy(support_weight(np.asarray(phase, np.float32), mask_margin_px))[None, None]
         w = mask_floor + (1 - mask_floor) * w
     residuals = []
     previous = None        # (gradient, preconditioned gradient, direction) of the last step, for conjugacy
