@@ -18,8 +18,8 @@ radii are fractions of a 128-px (25.6 µm) design field, with more cells on a la
 resampled to the sample's pixel size (×0.7–1.4 in size). A B cell is then 7–8 µm across at every
 pixel size and frame size (~50 px at 0.16 µm/px, ~16 px at 0.5 µm/px), and a 256² frame holds
 about four times the cells of a 128² frame, not larger ones. (Before 2026-12-05 the cell radii
-were fractions of the frame: the same pixel size of cell at every pixel size, twice as large at
-256² as at 128².)
+were fractions of the frame: cells of the same size in pixels at every pixel size, and twice as
+large at 256² as at 128².)
 Families: the project's ``bcell``, ``wbc``, ``hela``, ``3t3`` and red blood cells (``rbc``,
 Evans–Fung biconcave discs, 6.6–8.6 µm across); ``beads`` are held out of training.
 
