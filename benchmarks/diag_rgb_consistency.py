@@ -38,6 +38,11 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
     "CG, k0 0.03, 32 steps": dict(low_cutoff=0.03, max_steps=32),
     "CG, k0 0.03, 16 steps, margin 6 px": dict(low_cutoff=0.03, max_steps=16, mask_margin_px=6),
     "CG, k0 0.03, 16 steps, margin 10 px": dict(low_cutoff=0.03, max_steps=16, mask_margin_px=10),
+    # session 9: the networks' cells sit on a broad halo that lifts the image median, so a mask
+    # measured from the median left the halo (the dry-mass excess) outside the steps' reach
+    "CG, k0 0.03, 16 steps, mask from the 5th percentile": dict(low_cutoff=0.03, max_steps=16, mask_reference="p5"),
+    "CG, k0 0.03, 16 steps, mask from the fitted background": dict(low_cutoff=0.03, max_steps=16,
+                                                                  mask_reference="background"),
 }
 
 

@@ -92,12 +92,26 @@ def _low_frequency_preconditioner(h: int, w: int, k0: float = LOW_CUTOFF) -> tor
     return p
 
 
-def support_weight(phase: np.ndarray, margin_px: int = SUPPORT_MARGIN_PX) -> np.ndarray:
+def background_level(phase: np.ndarray, reference: str = "background") -> float:
+    """The phase of the empty field: ``"background"`` the robust level of retrieval.background's
+    automatic background (border first, then every pixel near the fit), ``"median"`` the image's
+    median, ``"p5"`` its 5th percentile."""
+    if reference == "median":
+        return float(np.median(phase))
+    if reference == "p5":
+        return float(np.percentile(phase, 5))
+    from ..retrieval.background import fit_background
+
+    surface, _ = fit_background(phase, 0, "auto")
+    return float(surface.flat[0])
+
+
+def support_weight(phase: np.ndarray, margin_px: int = SUPPORT_MARGIN_PX, reference: str = "median") -> np.ndarray:
     """A soft 0..1 mask of where the phase differs from its background (the cells, ``margin_px``
     pixels wider, edges blurred): the steps change the phase only there."""
     from scipy import ndimage as ndi
 
-    dev = np.abs(phase - np.median(phase))
+    dev = np.abs(phase - background_level(phase, reference))
     top = float(dev.max())
     if top <= 0:
         return np.ones_like(phase, dtype=np.float32)
@@ -108,8 +122,8 @@ def support_weight(phase: np.ndarray, margin_px: int = SUPPORT_MARGIN_PX) -> np.
 def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps: int,
                stats: dict | None = None, low_cutoff: float = LOW_CUTOFF, masked: bool = True,
                adapt_to_noise: bool = True, conjugate: bool = True,
-               mask_floor: float = 0.0, mask_margin_px: int = SUPPORT_MARGIN_PX
-               ) -> Generator[Progress, None, np.ndarray]:
+               mask_floor: float = 0.0, mask_margin_px: int = SUPPORT_MARGIN_PX,
+               mask_reference: str = "median") -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
@@ -132,7 +146,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     p = torch.from_numpy(np.asarray(phase, np.float32))[None, None]
     w = None
     if masked and mask_floor < 1:
-        w = torch.from_numpy(support_weight(np.asarray(phase, np.float32), mask_margin_px))[None, None]
+        w = torch.from_numpy(support_weight(np.asarray(phase, np.float32), mask_margin_px, mask_reference))[None, None]
         w = mask_floor + (1 - mask_floor) * w
     residuals = []
     previous = None        # (gradient, preconditioned gradient, direction) of the last step, for conjugacy
