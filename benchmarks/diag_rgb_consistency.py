@@ -43,6 +43,8 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
     "CG, k0 0.03, 16 steps, mask from the 5th percentile": dict(low_cutoff=0.03, max_steps=16, mask_reference="p5"),
     "CG, k0 0.03, 16 steps, mask from the fitted background": dict(low_cutoff=0.03, max_steps=16,
                                                                   mask_reference="background"),
+    "CG, k0 0.03, 16 steps, mask from the smoothed 5th percentile": dict(low_cutoff=0.03, max_steps=16,
+                                                                        mask_reference="p5 smoothed"),
 }
 
 

@@ -95,11 +95,16 @@ def _low_frequency_preconditioner(h: int, w: int, k0: float = LOW_CUTOFF) -> tor
 def background_level(phase: np.ndarray, reference: str = "background") -> float:
     """The phase of the empty field: ``"background"`` the robust level of retrieval.background's
     automatic background (border first, then every pixel near the fit), ``"median"`` the image's
-    median, ``"p5"`` its 5th percentile."""
+    median, ``"p5"`` its 5th percentile, ``"p5 smoothed"`` the 5th percentile after a Gaussian
+    blur of 2 px (noise would otherwise pull the percentile below the background)."""
     if reference == "median":
         return float(np.median(phase))
     if reference == "p5":
         return float(np.percentile(phase, 5))
+    if reference == "p5 smoothed":
+        from scipy import ndimage as ndi
+
+        return float(np.percentile(ndi.gaussian_filter(np.asarray(phase, np.float32), 2.0), 5))
     from ..retrieval.background import fit_background
 
     surface, _ = fit_background(phase, 0, "auto")
