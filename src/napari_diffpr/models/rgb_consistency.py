@@ -101,10 +101,11 @@ def background_level(phase: np.ndarray, reference: str = "background") -> float:
         return float(np.median(phase))
     if reference == "p5":
         return float(np.percentile(phase, 5))
-    if reference == "p5 smoothed":
+    if reference.startswith("p5 smoothed"):
         from scipy import ndimage as ndi
 
-        return float(np.percentile(ndi.gaussian_filter(np.asarray(phase, np.float32), 2.0), 5))
+        sigma = 4.0 if reference.endswith("4 px") else 2.0
+        return float(np.percentile(ndi.gaussian_filter(np.asarray(phase, np.float32), sigma), 5))
     from ..retrieval.background import fit_background
 
     surface, _ = fit_background(phase, 0, "auto")
