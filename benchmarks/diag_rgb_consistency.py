@@ -49,6 +49,8 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
                                                                         mask_reference="p5 smoothed"),
     "CG, k0 0.03, 16 steps, mask from the 5th percentile smoothed over 4 px": dict(
         low_cutoff=0.03, max_steps=16, mask_reference="p5 smoothed 4 px"),
+    "CG, k0 0.03, 16 steps, mask from the lower mode": dict(low_cutoff=0.03, max_steps=16,
+                                                           mask_reference="lower mode"),
 }
 
 

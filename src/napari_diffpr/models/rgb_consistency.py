@@ -109,6 +109,19 @@ def background_level(phase: np.ndarray, reference: str = "background") -> float:
 
         sigma = 4.0 if reference.endswith("4 px") else 2.0
         return float(np.percentile(ndi.gaussian_filter(np.asarray(phase, np.float32), sigma), 5))
+    if reference == "lower mode":
+        from scipy import ndimage as ndi
+
+        # the most common value below the median of the smoothed phase: the empty field's level
+        # whatever the noise (which widens that peak but does not move it)
+        sm = ndi.gaussian_filter(np.asarray(phase, np.float32), 2.0)
+        lo, mid = np.percentile(sm, [1, 50])
+        if mid <= lo:
+            return float(mid)
+        counts, edges = np.histogram(sm[sm <= mid], bins=48, range=(lo, mid))
+        counts = ndi.gaussian_filter1d(counts.astype(np.float64), 1.5)
+        i = int(np.argmax(counts))
+        return float(0.5 * (edges[i] + edges[i + 1]))
     from ..retrieval.background import fit_background
 
     surface, _ = fit_background(phase, 0, "auto")
