@@ -31,8 +31,6 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
     "SD, k0 0.03, 16 steps": dict(low_cutoff=0.03, max_steps=16, conjugate=False),
     "CG, k0 0.03": dict(low_cutoff=0.03),
     "CG, k0 0.03, 16 steps (default)": dict(low_cutoff=0.03, max_steps=16),
-    "CG, k0 0.03, 16 steps, mask from the median (default before session 9)": dict(
-        low_cutoff=0.03, max_steps=16, mask_reference="median"),
     "CG, k0 0.03, 16 steps at any noise": dict(low_cutoff=0.03, max_steps=16, adapt_to_noise=False),
     # session 8: on fields one large cell fills, the mask kept the dry mass 13-30 % off
     "CG, k0 0.03, 16 steps, mask floor 0.25": dict(low_cutoff=0.03, max_steps=16, mask_floor=0.25),

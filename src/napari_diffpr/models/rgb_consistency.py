@@ -13,10 +13,11 @@ with the same filter stalled.
 Why masked: unconfined, that band-pass step also put rings around the cells and ripple into the
 background (SSIM fell on the test rows). The preconditioner is therefore W P W, with W a soft mask
 of the cells (the network's phase away from its background, a few pixels wider): still positive
-semi-definite, and the background keeps the network's values. The background level is the 5th
-percentile of the phase smoothed over 2 px, not its median: the networks' cells can sit on a broad
-halo (their dry-mass excess) that lifts the median, and a mask measured from it left that halo out
-of the steps' reach (session 9; at high noise, where few steps are taken, the median stays).
+semi-definite, and the background keeps the network's values. The background level is the image
+median. On some fields the networks' cells sit on a broad halo (their dry-mass excess) that lifts
+the median, and the mask then leaves part of the halo out of the steps' reach; a mask measured from
+a low percentile of the smoothed phase fixed those fields but lost dry mass in low light on the
+test rows, and the lower mode or a fitted background did not help (session 9, docs/benchmarks.md).
 
 On validation images (docs/models.md, benchmarks/diag_rgb_consistency.py) 16 steps lifted ZMD from
 33.15 to 37.00 dB median and cut its median |dry-mass error| from 7.6 to 3.6 %; at 30 photons/px
@@ -128,7 +129,7 @@ def background_level(phase: np.ndarray, reference: str = "background") -> float:
     return float(surface.flat[0])
 
 
-def support_weight(phase: np.ndarray, margin_px: int = SUPPORT_MARGIN_PX, reference: str = "p5 smoothed") -> np.ndarray:
+def support_weight(phase: np.ndarray, margin_px: int = SUPPORT_MARGIN_PX, reference: str = "median") -> np.ndarray:
     """A soft 0..1 mask of where the phase differs from its background (the cells, ``margin_px``
     pixels wider, edges blurred): the steps change the phase only there."""
     from scipy import ndimage as ndi
@@ -145,22 +146,17 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                stats: dict | None = None, low_cutoff: float = LOW_CUTOFF, masked: bool = True,
                adapt_to_noise: bool = True, conjugate: bool = True,
                mask_floor: float = 0.0, mask_margin_px: int = SUPPORT_MARGIN_PX,
-               mask_reference: str = "auto") -> Generator[Progress, None, np.ndarray]:
+               mask_reference: str = "median") -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
     ``adapt_to_noise``, ``conjugate`` (preconditioned nonlinear conjugate gradients, else
     preconditioned steepest descent), ``mask_floor`` (the mask's weight outside the cells: 0
-    confines the steps to them, 1 is unmasked) and ``mask_margin_px`` are there to compare the design's choices
+    confines the steps to them, 1 is unmasked), ``mask_margin_px`` and ``mask_reference`` (see
+    background_level) are there to compare the design's choices
     (benchmarks/diag_rgb_consistency.py)."""
     noise = image_noise(measured)
     steps = steps_for_noise(int(max_steps), noise) if adapt_to_noise else int(max_steps)
-    if mask_reference == "auto":
-        # The networks' cells sit on a broad halo (their dry-mass excess) that can lift the image
-        # median; measured from it, the mask left the halo out of the steps' reach. A low
-        # percentile of the smoothed phase starts below the halo, but at high noise it starts in
-        # the noise and the few steps spread it (validation: docs/benchmarks.md, session 9).
-        mask_reference = "p5 smoothed" if noise <= NOISE_REFERENCE else "median"
     info: dict[str, Any] = {"image_noise": noise, "steps": steps, "max_steps": int(max_steps),
                             "mask_reference": mask_reference}
     if stats is not None:
