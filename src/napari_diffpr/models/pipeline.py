@@ -227,9 +227,12 @@ class DiffPRPipeline:
         t_corrupt, steps, samples, guidance = int(t_corrupt), int(steps), int(samples), float(guidance)
 
         s1, cached = self.stage1(frame, background, cache, optics)
-        scale_fit = None
-        if guidance > 0 and s1.measurement is not None and s1.measurement.get("with_background"):
-            s1, scale_fit = self._scaled_to_measurement(s1)
+        scale_fit = aberration = None
+        if guidance > 0 and s1.measurement is not None:
+            if s1.measurement.get("with_background"):
+                s1, scale_fit = self._scaled_to_measurement(s1)
+            else:
+                s1, aberration = self._aberration_removed(s1)
         stage1_preview = _to_numpy(s1.upsampled_rad, s1.crop)
         yield Progress(stage=f"stage 1: {self.names[0]}" + (" (cached)" if cached else ""),
                        step=1, total=1, preview=stage1_preview,
@@ -253,8 +256,11 @@ class DiffPRPipeline:
             meta["phase_noise_rad2"] = float(s1.measurement["phase_noise"][0])
         if scale_fit is not None:
             meta["stage1_scale_fit"] = scale_fit
-        # No background hologram: the setup's aberration is left in the phase, as in Fourier
-        # filtering; the result loses a 2nd-order surface fitted to its background (retrieval's fit)
+        if aberration is not None:
+            meta["measurement_aberration_fit"] = aberration
+        # No background hologram: with guidance the measurement's aberration was fitted and
+        # divided out above; the result (and stage 1 alone, guidance 0) still loses a 2nd-order
+        # surface fitted to its background (retrieval's fit), as in Fourier filtering
         fit_surface = s1.measurement is not None and not s1.measurement.get("with_background", True)
         if fit_surface:
             meta["background_fit"] = "poly2 through the background (no background hologram)"
@@ -421,6 +427,31 @@ class DiffPRPipeline:
         scaled = ((up - centre) * scale + centre).to(s1.upsampled_rad)
         return replace(s1, upsampled_rad=scaled), {"scale": scale, "applied": True}
 
+    def _aberration_removed(self, s1: Stage1) -> tuple[Stage1, dict]:
+        """Without a background hologram the measured phase still holds the setup's aberration
+        (tilt, defocus, astigmatism), while stage 1 was trained to give the phase without it. The
+        guide then fused two different things: the aberration where the measurement is trusted,
+        none where stage 1 is, a mixture the final poly2 fit cannot remove (DiffPR 31.25 dB at
+        normal light against 32.42 for Fourier filtering with an exact poly2 removal;
+        docs/models.md, session 9). So the aberration is fitted first: a poly2 surface through
+        the measured phase (unwrapped against stage 1) minus stage 1, with retrieval's robust
+        background fit (stage 1's errors on the cells are its outliers), and divided out of the
+        measured field that the guide, the band limit and the residual map use."""
+        from dataclasses import replace
+
+        from ..retrieval.background import fit_background
+
+        m = s1.measurement
+        h, w = s1.crop["height"], s1.crop["width"]
+        x = s1.upsampled_rad.to("cpu", torch.float32)[..., :h, :w]
+        wrapped = torch.angle(m["field"])[None].float()
+        y = self._unwrapped_near(wrapped, x)
+        surface, _ = fit_background((y - x)[0, 0].numpy(), 2, "auto")
+        field = m["field"] * torch.exp(-1j * torch.from_numpy(surface).to(torch.float32))[None]
+        return replace(s1, measurement=dict(m, field=field.to(m["field"].dtype))), {
+            "surface": "poly2 through measured phase minus stage 1 (robust)",
+            "peak_to_valley_rad": float(surface.max() - surface.min())}
+
     @staticmethod
     def _unwrapped_near(wrapped: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """The measured wrapped phase moved by whole turns to lie within pi of ``reference``
@@ -447,10 +478,11 @@ class DiffPRPipeline:
         y = inputs.phase_to_network(y_rad, self._refine_config()).to(self.device)
         radius = float(m["radius"][0])
         band = inputs.band_filter(tuple(shape), radius, self.device)
-        # Without a background hologram the setup's aberration sits in the measurement's lowest
-        # frequencies; the error floor weighs it against stage 1's own error there and the poly2
-        # fit at the end removes it. (A high-pass that left those frequencies to stage 1 lost up
-        # to 14 dB once the floor was in: docs/samplers.md, "The guide's error floor".)
+        # Without a background hologram the setup's aberration was divided out of the measured
+        # field before (_aberration_removed); what a poly2 cannot describe stays in its lowest
+        # frequencies, where the error floor weighs it against stage 1's own error, and the poly2
+        # fit at the end removes the rest. (A high-pass that left those frequencies to stage 1
+        # lost up to 14 dB once the floor was in: docs/samplers.md, "The guide's error floor".)
         scale = inputs._cfg(self._refine_config(), "phase_scale_rad")
         noise = float(m["phase_noise"][0])
         # r² floored by stage 1's measured error per frequency shell: the warm start is not
