@@ -89,6 +89,36 @@ def brightfield_simulator(optics: dict, n_wavelengths: int = N_WAVELENGTHS):
     return simulate
 
 
+def frame_margins(optics: dict, shape: tuple[int, int]) -> tuple[int, int]:
+    """(pad, edge) in pixels for a camera frame that is a window on a larger field: the forward
+    model runs on the phase mirrored ``pad`` pixels beyond the frame (about the reach of the
+    detection cone over the largest defocus), and the misfit leaves out ``edge`` pixels along the
+    frame, whose image depends on the unseen phase outside it."""
+    from .rgb_inputs import check_optics
+
+    o = check_optics(optics)
+    dz = max(abs(float(v)) for v in o["defocus_um"])
+    na, n = float(o["na_detection"]), float(o["medium_index"])
+    reach = dz * na / max(np.sqrt(max(n * n - na * na, 1e-6)), 0.3) / float(o["pixel_size_um"])
+    pad = int(min(max(8, np.ceil(reach) + 4), min(shape) - 1))
+    edge = int(min(max(3, np.ceil(reach / 2)), min(shape) // 4))
+    return pad, edge
+
+
+def _framed(simulate, pad: int, edge: int, shape):
+    """``simulate`` on the phase reflected ``pad`` pixels beyond the frame, cropped back to the
+    frame and normalised there, and the 0/1 weight that leaves ``edge`` pixels out of the misfit."""
+    import torch.nn.functional as F
+
+    def run(phase: torch.Tensor) -> torch.Tensor:
+        img = simulate(F.pad(phase, (pad, pad, pad, pad), mode="reflect"))[..., pad:-pad, pad:-pad]
+        return img / img.mean(dim=(2, 3), keepdim=True)
+
+    keep = torch.zeros((1, 1) + tuple(shape))
+    keep[..., edge:shape[0] - edge, edge:shape[1] - edge] = 1.0
+    return run, keep
+
+
 def _low_frequency_preconditioner(h: int, w: int, k0: float = LOW_CUTOFF) -> torch.Tensor:
     k2 = torch.fft.fftfreq(h)[:, None] ** 2 + torch.fft.fftfreq(w)[None] ** 2
     p = 1.0 / (k2 ** 2 + k0 ** 4)
@@ -146,7 +176,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                stats: dict | None = None, low_cutoff: float = LOW_CUTOFF, masked: bool = True,
                adapt_to_noise: bool = True, conjugate: bool = True,
                mask_floor: float = 0.0, mask_margin_px: int = SUPPORT_MARGIN_PX,
-               mask_reference: str = "median") -> Generator[Progress, None, np.ndarray]:
+               mask_reference: str = "median", boundary: str = "periodic") -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
@@ -166,6 +196,14 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     simulate = brightfield_simulator(optics)
     y = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np.asarray(measured, np.float32), -1, 0)))[None]
     y = y / y.mean(dim=(2, 3), keepdim=True)
+    keep = None
+    if boundary == "window":
+        pad, edge = frame_margins(optics, y.shape[-2:])
+        simulate, keep = _framed(simulate, pad, edge, y.shape[-2:])
+        if stats is not None:
+            stats.update({"frame_pad_px": pad, "frame_edge_px": edge})
+    elif boundary != "periodic":
+        raise ValueError(f"boundary must be 'periodic' or 'window'; got {boundary!r}")
     contrast = float(torch.linalg.vector_norm(y - 1)) or 1.0
     precondition = _low_frequency_preconditioner(*y.shape[-2:], low_cutoff)
     p = torch.from_numpy(np.asarray(phase, np.float32))[None, None]
@@ -180,7 +218,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
             x = p.clone().requires_grad_(True)
             with torch.enable_grad():
                 image = simulate(x)
-                r = image - y
+                r = image - y if keep is None else (image - y) * keep
                 loss = (r * r).sum()
                 (g,) = torch.autograd.grad(loss, x)
             residuals.append(float(torch.linalg.vector_norm(r.detach())) / contrast)
@@ -199,12 +237,14 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                 previous = (g, z, d)
                 e = 1e-3 / max(float(d.abs().max()), 1e-12)
                 jd = (simulate(p - e * d) - image.detach()) / (-e)
+                jd = jd if keep is None else jd * keep
                 den = 2 * float((jd * jd).sum())
                 t = float((g * d).sum()) / den if den > 0 else 0.0
                 p = p - t * d
             yield Progress(stage="measurement consistency", step=i + 1, total=steps, preview=p[0, 0].numpy().copy())
         with torch.no_grad():
-            residuals.append(float(torch.linalg.vector_norm(simulate(p) - y)) / contrast)
+            r = simulate(p) - y
+            residuals.append(float(torch.linalg.vector_norm(r if keep is None else r * keep)) / contrast)
     if stats is not None:
         stats["relative_residual"] = residuals
     return p[0, 0].numpy().astype(np.float32)
