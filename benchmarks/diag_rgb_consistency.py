@@ -49,6 +49,9 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
         low_cutoff=0.03, max_steps=16, mask_reference="p5 smoothed 4 px"),
     "CG, k0 0.03, 16 steps, mask from the lower mode": dict(low_cutoff=0.03, max_steps=16,
                                                            mask_reference="lower mode"),
+    # session 9: a camera frame is a window on a larger field; the periodic model wraps the
+    # defocus fringes of cells cut by the frame edge across the frame
+    "CG, k0 0.03, 16 steps, window boundary": dict(low_cutoff=0.03, max_steps=16, boundary="window"),
 }
 
 
@@ -68,6 +71,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed0", type=int, default=30_000_000)
     p.add_argument("--rows", nargs="*", default=None, help="row names (default: all, plus 100 and 30 photons)")
     p.add_argument("--variants", nargs="*", default=None, help="variant labels (default all)")
+    p.add_argument("--window", action="store_true", help="images cut from twice-wider fields (bench_rgb --window)")
     p.add_argument("--out", default="runs/i8/diag_consistency.json")
     p.add_argument("--render", nargs="*", default=None, help="print the markdown table of these result files")
     args = p.parse_args(argv)
@@ -86,7 +90,7 @@ def main(argv=None) -> int:
     rows = {k: v for k, v in all_rows.items() if args.rows is None or k in args.rows}
     results: dict = {}
     for rname, row in rows.items():
-        cfg, data = make_set(row, args.n, args.size, args.seed0)
+        cfg, data = make_set(row, args.n, args.size, args.seed0, args.window)
         params = dict(optics_params(cfg), na_illumination=cfg["na_illumination"], na_detection=cfg["na_detection"])
         optics = rgb_optics(params)
         scores: dict = {}
@@ -109,6 +113,7 @@ def main(argv=None) -> int:
                   f"|mass| {100 * a['abs_mass_error']:5.1f}%", flush=True)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "n": args.n, "size": args.size,
+                                              "window": args.window,
                                               "seed0": args.seed0, "results": results}, indent=1))
     print(render([args.out]))
     return 0
