@@ -80,3 +80,32 @@ def test_zmd_and_diffpr_rgb_take_the_steps_and_record_them():
     assert d.metadata["consistency"]["steps"] == steps_for_noise(16, image_noise(img))
     with pytest.raises(ParameterError, match="consistency"):
         dp.reconstruct(img, "zmd", consistency=-1)
+
+
+def test_window_boundary_agrees_with_the_periodic_model_away_from_the_frame_edge():
+    # the "window" forward model (the frame as a window on a larger field: phase mirrored beyond
+    # it, the frame edge out of the misfit) must be the same physics where nothing is near the edge
+    import torch
+
+    from napari_diffpr.models.methods import rgb_optics
+    from napari_diffpr.models.rgb_consistency import _framed, brightfield_simulator, frame_margins
+
+    optics = rgb_optics({"defocus": (-1.5, 0.0, 1.5), "pixel_size": 0.2})
+    yy, xx = np.mgrid[:64, :64]
+    cell = np.clip(1 - ((yy - 32) ** 2 + (xx - 32) ** 2) / 12.0 ** 2, 0, None) ** 0.5
+    phase = torch.from_numpy(cell.astype(np.float32))[None, None]
+    simulate = brightfield_simulator(optics, 12)
+    pad, edge = frame_margins(optics, (64, 64))
+    windowed, keep = _framed(simulate, pad, edge, (64, 64))
+    a, b = simulate(phase), windowed(phase)
+    assert 8 <= pad < 64 and 3 <= edge <= 16 and keep[0, 0, 0, 0] == 0 and keep[0, 0, 32, 32] == 1
+    inner = (slice(None), slice(None), slice(16, 48), slice(16, 48))
+    assert float((a - b)[inner].abs().max()) < 2e-3
+    ph = cell.astype(np.float32)
+    s = dp.simulate.rgb_brightfield(ph, photons=20000.0, n_wavelengths=12)
+    stats: dict = {}
+    out, _ = drain(consistent(0.8 * ph, s.image, {"defocus_um": (-1.5, 0.0, 1.5)}, 4, stats, boundary="window"))
+    assert stats["frame_pad_px"] == frame_margins({"defocus_um": (-1.5, 0.0, 1.5)}, (64, 64))[0]
+    assert _rms(out - ph) < _rms(0.8 * ph - ph)
+    with pytest.raises(ValueError, match="boundary"):
+        drain(consistent(ph, s.image, OPTICS, 2, boundary="mirror"))
