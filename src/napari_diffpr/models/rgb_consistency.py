@@ -205,7 +205,17 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     elif boundary != "periodic":
         raise ValueError(f"boundary must be 'periodic' or 'window'; got {boundary!r}")
     contrast = float(torch.linalg.vector_norm(y - 1)) or 1.0
-    precondition = _low_frequency_preconditioner(*y.shape[-2:], low_cutoff)
+    h, w_ = y.shape[-2:]
+    # a window's corrections must not wrap across the frame edge: precondition on a zero-padded
+    # canvas twice the frame (a linear, not circular, convolution)
+    canvas = (2 * h, 2 * w_) if boundary == "window" else (h, w_)
+    precondition = _low_frequency_preconditioner(*canvas, low_cutoff)
+
+    def preconditioned(v: torch.Tensor) -> torch.Tensor:
+        if canvas == (h, w_):
+            return torch.fft.ifft2(torch.fft.fft2(v) * precondition).real
+        return torch.fft.ifft2(torch.fft.fft2(v, s=canvas) * precondition).real[..., :h, :w_]
+
     p = torch.from_numpy(np.asarray(phase, np.float32))[None, None]
     w = None
     if masked and mask_floor < 1:
@@ -225,7 +235,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
             with torch.no_grad():
                 # symmetric W P W keeps the step a descent direction while confining it to the cells
                 gw = g if w is None else g * w
-                z = torch.fft.ifft2(torch.fft.fft2(gw) * precondition).real
+                z = preconditioned(gw)
                 z = z if w is None else z * w
                 d = z
                 if conjugate and previous is not None:
