@@ -25,6 +25,14 @@ needs_reduced = pytest.mark.skipif(not _physics("reduced-unet-rgb"), reason="phy
 needs_zmd = pytest.mark.skipif(not _physics("zmd-rgb"), reason="zmd-rgb weights not installed")
 
 
+def _window_pair(seed=0, size=96, noise_seed=0):
+    """``_pair`` as a camera sees it: the centre of a field twice as wide (cells cut by the frame
+    edge, no wrap-around of the simulator's periodic propagation)."""
+    truth, imgs = _pair(seed=seed, size=2 * size, noise_seed=noise_seed)
+    c = slice(size // 2, size // 2 + size)
+    return truth[c, c], [im[c, c] for im in imgs]
+
+
 def _pair(seed=0, size=96, px=0.2, d=1.5, photons=5000.0, noise_seed=0):
     """The same cells imaged with the normal and the reversed focal-shift order."""
     g = torch.Generator().manual_seed(20_000_000 + seed)
@@ -61,12 +69,14 @@ def test_reversed_focal_shift_gives_the_same_phase_up_to_noise():
 def test_reversed_focal_shift_gives_the_same_phase_up_to_noise_with_zmd():
     """With the measurement-consistency step (models/rgb_consistency.py) each result is pulled
     onto its own image through the user's optics, and ZMD's normal and reversed results agree to
-    within the criterion above on this image: measured 0.0152 rad rms against 0.0105 between two
-    noise draws (1.45x; 2.9x for reduced-unet-rgb). Not in general: over the images of seeds 0-5
-    the ratio is 1.45, 3.3, 4.7, 1.23, 1.39, 5.4 - it fails on the three fields that one large
-    cell fills, where ZMD is 13-30 % off in dry mass for either order (docs/benchmarks.md)."""
-    truth, (normal, reversed_) = _pair()
-    _, (normal2, _) = _pair(noise_seed=1)
+    within the criterion above on this camera window (session 9): measured 0.024 rad rms against
+    0.018 between two noise draws (1.33x). Not in general: over the
+    windows of seeds 0-5 the ratio is 1.33, 3.27, 5.09, 2.46, 3.91, 3.79 (with the periodic
+    consistency model of session 8: 1.35, 4.05, 5.17, 1.59, 3.26, 3.25; on whole periodic frames,
+    which that model fits, session 8 measured 1.45, 3.3, 4.7, 1.23, 1.39, 5.4). Where it fails,
+    the two orders' dry masses differ by up to 8 points (docs/benchmarks.md)."""
+    truth, (normal, reversed_) = _window_pair()
+    _, (normal2, _) = _window_pair(noise_seed=1)
     kw = dict(pixel_size=0.2, device="cpu")
     a = dp.reconstruct(normal, "zmd", defocus=(-1.5, 0, 1.5), **kw).phase
     b = dp.reconstruct(reversed_, "zmd", defocus=(1.5, 0, -1.5), **kw).phase

@@ -19,6 +19,15 @@ the median, and the mask then leaves part of the halo out of the steps' reach; a
 a low percentile of the smoothed phase fixed those fields but lost dry mass in low light on the
 test rows, and the lower mode or a fitted background did not help (session 9, docs/benchmarks.md).
 
+Why a window: a camera frame is a window on a larger field, so cells are cut by its edge and
+their defocus fringes do not wrap around. The steps therefore simulate the phase mirrored beyond
+the frame, leave a band along the frame out of the misfit, and precondition on a zero-padded canvas
+(a linear, not circular, convolution). With the periodic model of the first version, corrections
+wrapped across the frame edge: on validation images cut from twice-wider fields the steps
+*worsened* ZMD's median dry-mass error from 12.9 to 17.8 %; with the window 6.9 % and +3.3 dB
+(session 9, docs/benchmarks.md). On whole periodic renders (the simulator's FFT propagation wraps)
+the periodic model fits better (33.6 against 32.9 dB); ``boundary="periodic"`` keeps it.
+
 On validation images (docs/models.md, benchmarks/diag_rgb_consistency.py) 16 steps lifted ZMD from
 33.15 to 37.00 dB median and cut its median |dry-mass error| from 7.6 to 3.6 %; at 30 photons/px
 they fit the noise (23.0 -> 10.1 dB), so the number of steps shrinks with the image's noise,
@@ -176,7 +185,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                stats: dict | None = None, low_cutoff: float = LOW_CUTOFF, masked: bool = True,
                adapt_to_noise: bool = True, conjugate: bool = True,
                mask_floor: float = 0.0, mask_margin_px: int = SUPPORT_MARGIN_PX,
-               mask_reference: str = "median", boundary: str = "periodic") -> Generator[Progress, None, np.ndarray]:
+               mask_reference: str = "median", boundary: str = "window") -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
@@ -184,7 +193,8 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     preconditioned steepest descent), ``mask_floor`` (the mask's weight outside the cells: 0
     confines the steps to them, 1 is unmasked), ``mask_margin_px`` and ``mask_reference`` (see
     background_level) are there to compare the design's choices
-    (benchmarks/diag_rgb_consistency.py)."""
+    (benchmarks/diag_rgb_consistency.py). ``boundary``: ``"window"`` (the frame is part of a
+    larger field: see the module docstring) or ``"periodic"`` (a whole periodic field)."""
     noise = image_noise(measured)
     steps = steps_for_noise(int(max_steps), noise) if adapt_to_noise else int(max_steps)
     info: dict[str, Any] = {"image_noise": noise, "steps": steps, "max_steps": int(max_steps),
