@@ -207,8 +207,9 @@ def stress_cells(quick: bool = False, lean: bool = False) -> list[dict]:
     return cells, WIDE["kinds"]
 
 
-def stress_data(cell: dict, kinds, index: int):
-    """(holograms, backgrounds, phantom phase, band-limited phase) of a cell, test seeds."""
+def stress_data(cell: dict, kinds, index: int, split: str = "test"):
+    """(holograms, backgrounds, phantom phase, band-limited phase) of a cell, test seeds (or
+    another split of napari_diffpr.training.data, for choosing designs without the test images)."""
     import math
 
     import torch
@@ -216,7 +217,7 @@ def stress_data(cell: dict, kinds, index: int):
     from napari_diffpr.optics import simulate
     from napari_diffpr.training.data import batch_generator
 
-    g = batch_generator("test", 1000 + index)   # test seeds, one stream per cell
+    g = batch_generator(split, 1000 + index)   # one stream per cell
     fam = list(kinds) if cell["family"] == "cells" else [cell["family"]]
     phase = simulate.phantom_batch(cell["n"], cell["size"], kinds=fam, generator=g)
     photons, vis = LIGHT[cell["light"]]

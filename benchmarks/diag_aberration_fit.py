@@ -18,35 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench_models import CARRIER, LIGHT, phase_scale, stress_cells
-
-
-def validation_data(cell: dict, kinds, index: int, n: int):
-    import torch
-
-    from napari_diffpr.optics import simulate
-    from napari_diffpr.training.data import batch_generator
-
-    g = batch_generator("validation", 1000 + index)
-    fam = list(kinds) if cell["family"] == "cells" else [cell["family"]]
-    phase = simulate.phantom_batch(n, cell["size"], kinds=fam, generator=g)
-    photons, vis = LIGHT[cell["light"]]
-    holos = []
-    for i in range(n):
-        ang = float(torch.rand(1, generator=g)) * 2 * math.pi
-        c = CARRIER[cell["carrier"]]
-        holo, _, _ = simulate.hologram_batch(
-            phase[i:i + 1], generator=g, randomize=False, carrier=(c * math.sin(ang), c * math.cos(ang)),
-            visibility=vis, photons=photons, read_noise=2.0, reference_aberration=1.0,
-            illumination_falloff=0.2, return_truth=True)
-        holos.append(holo[0, 0].numpy())
-    return holos, phase[:, 0].numpy()
+from bench_models import CARRIER, phase_scale, stress_cells, stress_data
 
 
 def variants():
@@ -89,7 +66,7 @@ def main(argv=None) -> int:
     for ci, cell in enumerate(cells):
         if cell["background"]:
             continue
-        holos, refs = validation_data(cell, kinds, ci, args.n)
+        holos, _, refs, _ = stress_data(dict(cell, n=args.n), kinds, ci, split="validation")
         row = {"cell": cell, "scores": {}}
         fourier = [nd.reconstruct(h, "fourier", background_fit="poly2").phase for h in holos]
         row["scores"]["Fourier filtering, poly2 background fit"] = _score(fourier, refs, cell)
