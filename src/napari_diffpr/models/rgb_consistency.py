@@ -24,8 +24,8 @@ their defocus fringes do not wrap around. The steps therefore simulate the phase
 the frame, leave a band along the frame out of the misfit, and precondition on a zero-padded canvas
 (a linear, not circular, convolution). With the periodic model of the first version, corrections
 wrapped across the frame edge: on validation images cut from twice-wider fields the steps
-*worsened* ZMD's median dry-mass error from 12.9 to 17.8 %; with the window 6.9 % and +3.3 dB
-(session 9, docs/benchmarks.md). On whole periodic renders (the simulator's FFT propagation wraps)
+*worsened* ZMD's median dry-mass error from 12.9 to 17.8 %; with the window 6.9 %, and PSNR
++3.3 dB over no steps (+2.5 over the periodic steps; session 9, docs/benchmarks.md). On whole periodic renders (the simulator's FFT propagation wraps)
 the periodic model fits better (33.6 against 32.9 dB); ``boundary="periodic"`` keeps it.
 
 On validation images (docs/models.md, benchmarks/diag_rgb_consistency.py) 16 steps lifted ZMD from
@@ -109,7 +109,7 @@ def frame_margins(optics: dict, shape: tuple[int, int]) -> tuple[int, int]:
     dz = max(abs(float(v)) for v in o["defocus_um"])
     na, n = float(o["na_detection"]), float(o["medium_index"])
     reach = dz * na / max(np.sqrt(max(n * n - na * na, 1e-6)), 0.3) / float(o["pixel_size_um"])
-    pad = int(min(max(8, np.ceil(reach) + 4), min(shape) - 1))
+    pad = int(max(1, min(max(8, np.ceil(reach) + 4), min(shape) - 1)))
     edge = int(min(max(3, np.ceil(reach / 2)), min(shape) // 4))
     return pad, edge
 
@@ -135,7 +135,7 @@ def _low_frequency_preconditioner(h: int, w: int, k0: float = LOW_CUTOFF) -> tor
     return p
 
 
-def background_level(phase: np.ndarray, reference: str = "background") -> float:
+def background_level(phase: np.ndarray, reference: str = "median") -> float:
     """The phase of the empty field: ``"background"`` the robust level of retrieval.background's
     automatic background (border first, then every pixel near the fit), ``"median"`` the image's
     median, ``"p5"`` its 5th percentile, ``"p5 smoothed"`` the 5th percentile after a Gaussian
