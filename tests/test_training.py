@@ -175,3 +175,15 @@ def test_install_goes_to_the_user_weights_folder_not_the_package(tmp_path, monke
         assert cli.main(args + ["--resume", "--ship"]) == 2
     finally:
         weights.clear_cache()
+
+
+def test_rgb_camera_window_pool_is_the_centre_of_a_twice_wider_field():
+    # a camera frame is a window on the dish: the window pool image is the centre of the field the
+    # same seed draws at twice the size, and its features are computed on the window itself
+    from napari_diffpr.training.rgb_data import simulate_pool
+
+    phase, feats, optics, rgb = simulate_pool("validation", 1, 32, window=True)
+    wide, _, wide_optics, wide_rgb = simulate_pool("validation", 1, 64)
+    assert phase.shape == (1, 1, 32, 32) and feats.shape[-2:] == (32, 32) and rgb.shape == (1, 3, 32, 32)
+    assert torch.equal(phase, wide[..., 16:48, 16:48]) and torch.equal(rgb, wide_rgb[..., 16:48, 16:48])
+    assert optics[0]["pixel_size_um"] == wide_optics[0]["pixel_size_um"]

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool-size", type=int, default=1024, help="simulated phantoms in the training pool")
     p.add_argument("--pool-image", type=int, default=128, help="pixels of each pool image")
     p.add_argument("--cache-dir", default="runs/cache", help="where simulated pools are cached")
+    p.add_argument("--camera-windows", action="store_true",
+                   help="RGB models: pool images cut from the centre of twice-wider fields, as a camera sees a dish")
     p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt if present")
     p.add_argument("--init-from", default=None, metavar="WEIGHTS",
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                       lr=args.lr, seed=args.seed, model_kwargs=kwargs, t_max_train=args.t_max_train,
                       checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes,
                       device=str(resolve_device(args.device)), threads=args.threads,
-                      pool_size=args.pool_size, pool_image=args.pool_image, cache_dir=args.cache_dir)
+                      pool_size=args.pool_size, pool_image=args.pool_image, cache_dir=args.cache_dir,
+                      camera_windows=args.camera_windows)
     out = Path(args.out or Path("runs") / args.model)
     trainer = Trainer(cfg, out)
     if args.resume and trainer.checkpoint_path.is_file():

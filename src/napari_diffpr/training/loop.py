@@ -75,6 +75,7 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 2
     init_from: str | None = None         # weight file the run started from (fine-tuning), or None
+    camera_windows: bool = False         # RGB pools: images cut from twice-wider fields (rgb_data)
 
     def resolved(self) -> "TrainConfig":
         if self.model not in MODEL_SPECS:
@@ -216,8 +217,9 @@ class Trainer:
     def load_checkpoint(self, path: str | Path | None = None) -> None:
         state = torch.load(path or self.checkpoint_path, map_location=self.device, weights_only=True)
         saved = state["config"]
-        for key in ("model", "batch_size", "size", "model_kwargs", "seed", "t_max_train", "p_full_range"):
-            if saved[key] != getattr(self.cfg, key):
+        for key in ("model", "batch_size", "size", "model_kwargs", "seed", "t_max_train", "p_full_range",
+                    "camera_windows"):
+            if saved.get(key, False if key == "camera_windows" else None) != getattr(self.cfg, key):
                 raise ValueError(f"checkpoint was trained with {key}={saved[key]!r}, this run asks for "
                                  f"{getattr(self.cfg, key)!r}; use the same settings to resume")
         self.model.load_state_dict(state["model"])
@@ -244,7 +246,7 @@ class Trainer:
             if self.data_variant == "rgb-physics":
                 from .rgb_data import load_rgb_pool
                 self._pools[split] = load_rgb_pool(split, n, cfg.pool_image, cfg.cache_dir, self.device,
-                                                   config=weight_config(cfg))
+                                                   config=weight_config(cfg), window=cfg.camera_windows)
                 return self._pools[split]
             self._pools[split] = load_pool(split, n, cfg.pool_image, task, cfg.cache_dir, self.device,
                                            config=weight_config(cfg), variant=self.data_variant)
@@ -341,6 +343,8 @@ class Trainer:
             from ..optics.rgb_random import HELD_OUT_KIND, RGB_WIDE
             what += (f" from its own random microscope {json.dumps(RGB_WIDE)} (optics.rgb_random), cells of a physical "
                      f"size (radii fractions of a 25.6 µm design field), input = physics-normalised features (models.rgb_inputs); held out of training: {HELD_OUT_KIND!r}")
+            if cfg.camera_windows:
+                what += "; each image the centre of a field twice as wide (a camera window)"
         if self.data_variant == "wide":
             from .data import HELD_OUT, WIDE
             what += (f"; wide randomisation {json.dumps(WIDE)}; held out of training: {json.dumps(HELD_OUT)}")

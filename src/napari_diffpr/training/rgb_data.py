@@ -19,8 +19,10 @@ RGB_PHYSICS_VARIANT = "rgb-physics-cellsize"   # cache tag: bumped when the pool
 
 
 def simulate_pool(split: str, n: int, size: int, config: dict | None = None, kinds=None,
-                  optics_override: dict | None = None, noise: bool = True):
-    """(phase (n, 1, size, size) rad, input (n, 7, size, size), optics list, rgb (n, 3, size, size))."""
+                  optics_override: dict | None = None, noise: bool = True, window: bool = False):
+    """(phase (n, 1, size, size) rad, input (n, 7, size, size), optics list, rgb (n, 3, size, size)).
+    ``window``: each image is the centre of a field twice as wide, as a camera frame is a window on
+    the dish (cells cut by its edge, none of the periodic propagation's wrap-around; session 9)."""
     from ..models.rgb_inputs import physics_features
     from ..optics import rgb_random
 
@@ -28,7 +30,11 @@ def simulate_pool(split: str, n: int, size: int, config: dict | None = None, kin
     for i in range(n):
         g = batch_generator(split, i, "cpu", salt=4)
         with torch.no_grad():
-            img, ph, o = rgb_random.sample(size, g, kinds=kinds, optics=optics_override, noise=noise)
+            img, ph, o = rgb_random.sample(2 * size if window else size, g, kinds=kinds,
+                                           optics=optics_override, noise=noise)
+        if window:
+            c = slice(size // 2, size // 2 + size)
+            img, ph = img[..., c, c].contiguous(), ph[..., c, c].contiguous()
         phases.append(ph[0])
         rgbs.append(img[0])
         given = dict(o, defocus_um=o["defocus_per_channel_um"])   # what a user gives (per channel)
@@ -38,18 +44,18 @@ def simulate_pool(split: str, n: int, size: int, config: dict | None = None, kin
 
 
 def load_rgb_pool(split: str, n: int, size: int, cache_dir: str | Path | None = "runs/cache",
-                  device="cpu", config: dict | None = None, held_out: bool = False) -> dict:
+                  device="cpu", config: dict | None = None, held_out: bool = False, window: bool = False) -> dict:
     """{"phase", "input"} tensors on ``device`` (+ "optics" list), cached in ``cache_dir``."""
     from ..optics.rgb_random import HELD_OUT_KIND
 
     kinds = (HELD_OUT_KIND,) if held_out else None
-    tag = f"pool-{split}-{n}x{size}-{RGB_PHYSICS_VARIANT}{'-heldout' if held_out else ''}"
+    tag = f"pool-{split}-{n}x{size}-{RGB_PHYSICS_VARIANT}{'-heldout' if held_out else ''}{'-window' if window else ''}"
     base = None if cache_dir is None else Path(cache_dir) / tag
     if base is not None and base.with_suffix(".pt").is_file():
         data = torch.load(base.with_suffix(".pt"), map_location="cpu", weights_only=True)
         optics = json.loads(base.with_suffix(".json").read_text())
     else:
-        phase, feats, optics, rgb = simulate_pool(split, n, size, config, kinds)
+        phase, feats, optics, rgb = simulate_pool(split, n, size, config, kinds, window=window)
         data = {"phase": phase, "input": feats}
         if base is not None:
             base.parent.mkdir(parents=True, exist_ok=True)
