@@ -195,6 +195,8 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     background_level) are there to compare the design's choices
     (benchmarks/diag_rgb_consistency.py). ``boundary``: ``"window"`` (the frame is part of a
     larger field: see the module docstring) or ``"periodic"`` (a whole periodic field)."""
+    if boundary not in ("window", "periodic"):
+        raise ValueError(f"boundary must be 'periodic' or 'window'; got {boundary!r}")
     noise = image_noise(measured)
     steps = steps_for_noise(int(max_steps), noise) if adapt_to_noise else int(max_steps)
     info: dict[str, Any] = {"image_noise": noise, "steps": steps, "max_steps": int(max_steps),
@@ -212,8 +214,6 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
         simulate, keep = _framed(simulate, pad, edge, y.shape[-2:])
         if stats is not None:
             stats.update({"frame_pad_px": pad, "frame_edge_px": edge})
-    elif boundary != "periodic":
-        raise ValueError(f"boundary must be 'periodic' or 'window'; got {boundary!r}")
     contrast = float(torch.linalg.vector_norm(y - 1)) or 1.0
     h, w_ = y.shape[-2:]
     # a window's corrections must not wrap across the frame edge: precondition on a zero-padded

@@ -219,8 +219,9 @@ class Trainer:
         saved = state["config"]
         for key in ("model", "batch_size", "size", "model_kwargs", "seed", "t_max_train", "p_full_range",
                     "camera_windows"):
-            if saved.get(key, False if key == "camera_windows" else None) != getattr(self.cfg, key):
-                raise ValueError(f"checkpoint was trained with {key}={saved[key]!r}, this run asks for "
+            was = saved.get(key, False if key == "camera_windows" else None)   # older checkpoints: whole frames
+            if was != getattr(self.cfg, key):
+                raise ValueError(f"checkpoint was trained with {key}={was!r}, this run asks for "
                                  f"{getattr(self.cfg, key)!r}; use the same settings to resume")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
