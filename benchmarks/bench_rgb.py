@@ -70,13 +70,15 @@ def mass_error(est: np.ndarray, truth: np.ndarray, pixel_um: float) -> float:
     return float((est[mask] - bg).sum() / truth[mask].sum() - 1.0)
 
 
-def make_set(row: dict, n: int, size: int, seed0: int = 20_000_000, window: bool = False):
-    """(cfg, [(RGB image H x W x 3, phantom phase H x W)] * n). ``window``: each image is the
+def make_set(row: dict, n: int, size: int, seed0: int = 20_000_000, window: bool = False,
+             illumination: str | None = None):
+    """(cfg, [(RGB image H x W x 3, phantom phase H x W)] * n). ``illumination`` ("blur" or
+    "sources") overrides the row's rendering of the partial coherence. ``window``: each image is the
     centre of a field twice as wide (cells of the same physical size, more of them), as a camera
     frame is a window on the dish: cells are cut by the frame edge and nothing wraps around, while
     a whole rendered frame is periodic (the FFT propagation wraps defocus fringes across its edges)."""
     if window:
-        cfg, big = make_set(row, n, 2 * size, seed0)
+        cfg, big = make_set(row, n, 2 * size, seed0, illumination=illumination)
         q = size // 2
         return cfg, [(img[q:q + size, q:q + size].copy(), ph[q:q + size, q:q + size].copy()) for img, ph in big]
     import torch
@@ -85,6 +87,8 @@ def make_set(row: dict, n: int, size: int, seed0: int = 20_000_000, window: bool
     from napari_diffpr.optics.brightfield import forward
 
     cfg = {**BASE, **row}
+    if illumination is not None:
+        cfg["illumination"] = illumination
     out = []
     for i in range(n):
         g = torch.Generator().manual_seed(seed0 + 1000 * i + 7)
@@ -156,6 +160,10 @@ def main(argv=None) -> int:
     p.add_argument("--window", action="store_true",
                    help="score each image as the centre of a twice-wider rendered field (a camera window; "
                         "cells cut by the edge, no wrap-around) instead of a whole periodic frame")
+    p.add_argument("--illumination", choices=("blur", "sources"), default=None,
+                   help="render every row's partial coherence as the disk blur of training or as the exact sum "
+                        "over 37 condenser directions (default: each row's own, the blur but for the "
+                        "'exact illumination' row)")
     p.add_argument("--render", nargs="*", default=None, help="print markdown tables from these result files")
     args = p.parse_args(argv)
     if args.render:
@@ -171,7 +179,7 @@ def main(argv=None) -> int:
     methods = {k: v for k, v in METHODS.items() if args.methods is None or k in args.methods}
     results: dict = {}
     for rname, row in rows.items():
-        cfg, data = make_set(row, args.n, args.size, args.seed0, args.window)
+        cfg, data = make_set(row, args.n, args.size, args.seed0, args.window, args.illumination)
         res_row = {}
         for label, (method, extra) in methods.items():
             params = dict(optics_params(cfg), **extra)
@@ -195,7 +203,7 @@ def main(argv=None) -> int:
         results[rname] = res_row
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "n": args.n, "size": args.size,
-                                              "window": args.window,
+                                              "window": args.window, "illumination": args.illumination,
                                               "base": BASE, "rows": ROWS, "results": results}, indent=1,
                                              default=str))
     return 0

@@ -72,6 +72,8 @@ def main(argv=None) -> int:
     p.add_argument("--rows", nargs="*", default=None, help="row names (default: all, plus 100 and 30 photons)")
     p.add_argument("--variants", nargs="*", default=None, help="variant labels (default all)")
     p.add_argument("--window", action="store_true", help="images cut from twice-wider fields (bench_rgb --window)")
+    p.add_argument("--illumination", choices=("blur", "sources"), default=None,
+                   help="render every row with the disk blur or the source sum (bench_rgb --illumination)")
     p.add_argument("--out", default="runs/i8/diag_consistency.json")
     p.add_argument("--render", nargs="*", default=None, help="print the markdown table of these result files")
     args = p.parse_args(argv)
@@ -90,7 +92,7 @@ def main(argv=None) -> int:
     rows = {k: v for k, v in all_rows.items() if args.rows is None or k in args.rows}
     results: dict = {}
     for rname, row in rows.items():
-        cfg, data = make_set(row, args.n, args.size, args.seed0, args.window)
+        cfg, data = make_set(row, args.n, args.size, args.seed0, args.window, args.illumination)
         params = dict(optics_params(cfg), na_illumination=cfg["na_illumination"], na_detection=cfg["na_detection"])
         optics = rgb_optics(params)
         scores: dict = {}
@@ -113,7 +115,7 @@ def main(argv=None) -> int:
                   f"|mass| {100 * a['abs_mass_error']:5.1f}%", flush=True)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "n": args.n, "size": args.size,
-                                              "window": args.window,
+                                              "window": args.window, "illumination": args.illumination,
                                               "seed0": args.seed0, "results": results}, indent=1))
     print(render([args.out]))
     return 0

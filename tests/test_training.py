@@ -187,3 +187,21 @@ def test_rgb_camera_window_pool_is_the_centre_of_a_twice_wider_field():
     assert phase.shape == (1, 1, 32, 32) and feats.shape[-2:] == (32, 32) and rgb.shape == (1, 3, 32, 32)
     assert torch.equal(phase, wide[..., 16:48, 16:48]) and torch.equal(rgb, wide_rgb[..., 16:48, 16:48])
     assert optics[0]["pixel_size_um"] == wide_optics[0]["pixel_size_um"]
+
+
+def test_rgb_source_sum_pool_renders_the_exact_partial_coherence():
+    # --source-sum: the same phantom and microscope, rendered as the sum over condenser directions
+    # (optics.brightfield illumination="sources"), which differs from the disk blur of the default pool
+    from napari_diffpr.optics import rgb_random
+    from napari_diffpr.training.data import batch_generator
+    from napari_diffpr.training.rgb_data import simulate_pool
+
+    phase, _, optics, rgb = simulate_pool("validation", 1, 32, illumination="sources", noise=False)
+    blur_phase, _, _, blur_rgb = simulate_pool("validation", 1, 32, noise=False)
+    assert torch.equal(phase, blur_phase) and optics[0]["illumination"] == "sources"
+    g = batch_generator("validation", 0, "cpu", salt=4)
+    _, ph, o = rgb_random.sample(32, g, noise=False)     # the same draws, rendered here by hand
+    o = {k: v for k, v in o.items() if k not in ("kind", "defocus_per_channel_um", "illumination")}
+    exact = rgb_random.render(ph, o, g, noise=False, illumination="sources")
+    assert torch.allclose(rgb, exact[0], atol=1e-6)
+    assert float((rgb - blur_rgb).abs().max()) > 1e-3

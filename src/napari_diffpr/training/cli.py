@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default="runs/cache", help="where simulated pools are cached")
     p.add_argument("--camera-windows", action="store_true",
                    help="RGB models: pool images cut from the centre of twice-wider fields, as a camera sees a dish")
+    p.add_argument("--source-sum", action="store_true",
+                   help="RGB models: render the partial coherence as a sum over condenser directions (Abbe) "
+                        "instead of the disk blur; ~20x the simulation cost")
     p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt if present")
     p.add_argument("--init-from", default=None, metavar="WEIGHTS",
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                       checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes,
                       device=str(resolve_device(args.device)), threads=args.threads,
                       pool_size=args.pool_size, pool_image=args.pool_image, cache_dir=args.cache_dir,
-                      camera_windows=args.camera_windows)
+                      camera_windows=args.camera_windows, source_sum=args.source_sum)
     out = Path(args.out or Path("runs") / args.model)
     trainer = Trainer(cfg, out)
     if args.resume and trainer.checkpoint_path.is_file():

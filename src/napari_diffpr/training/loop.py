@@ -76,6 +76,7 @@ class TrainConfig:
     threads: int = 2
     init_from: str | None = None         # weight file the run started from (fine-tuning), or None
     camera_windows: bool = False         # RGB pools: images cut from twice-wider fields (rgb_data)
+    source_sum: bool = False             # RGB pools: partial coherence summed over condenser directions
 
     def resolved(self) -> "TrainConfig":
         if self.model not in MODEL_SPECS:
@@ -218,8 +219,9 @@ class Trainer:
         state = torch.load(path or self.checkpoint_path, map_location=self.device, weights_only=True)
         saved = state["config"]
         for key in ("model", "batch_size", "size", "model_kwargs", "seed", "t_max_train", "p_full_range",
-                    "camera_windows"):
-            was = saved.get(key, False if key == "camera_windows" else None)   # older checkpoints: whole frames
+                    "camera_windows", "source_sum"):
+            # older checkpoints: whole frames, disk blur
+            was = saved.get(key, False if key in ("camera_windows", "source_sum") else None)
             if was != getattr(self.cfg, key):
                 raise ValueError(f"checkpoint was trained with {key}={was!r}, this run asks for "
                                  f"{getattr(self.cfg, key)!r}; use the same settings to resume")
@@ -247,7 +249,8 @@ class Trainer:
             if self.data_variant == "rgb-physics":
                 from .rgb_data import load_rgb_pool
                 self._pools[split] = load_rgb_pool(split, n, cfg.pool_image, cfg.cache_dir, self.device,
-                                                   config=weight_config(cfg), window=cfg.camera_windows)
+                                                   config=weight_config(cfg), window=cfg.camera_windows,
+                                                   illumination="sources" if cfg.source_sum else "blur")
                 return self._pools[split]
             self._pools[split] = load_pool(split, n, cfg.pool_image, task, cfg.cache_dir, self.device,
                                            config=weight_config(cfg), variant=self.data_variant)
@@ -346,6 +349,9 @@ class Trainer:
                      f"size (radii fractions of a 25.6 µm design field), input = physics-normalised features (models.rgb_inputs); held out of training: {HELD_OUT_KIND!r}")
             if cfg.camera_windows:
                 what += "; each image the centre of a field twice as wide (a camera window)"
+            if cfg.source_sum:
+                from ..optics.rgb_random import SOURCE_POINTS
+                what += f"; partial coherence summed over {SOURCE_POINTS} condenser directions (not the disk blur)"
         if self.data_variant == "wide":
             from .data import HELD_OUT, WIDE
             what += (f"; wide randomisation {json.dumps(WIDE)}; held out of training: {json.dumps(HELD_OUT)}")
