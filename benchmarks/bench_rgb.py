@@ -42,6 +42,8 @@ ROWS = {
     "air, NA 0.3/0.8, narrow channels": {"medium_index": 1.0, "na_illumination": 0.3, "na_detection": 0.8,
                                          "channel_sigma": 0.02},
     "held-out family (beads)": {"kind": "beads"},
+    # an open condenser, where the disk blur and the source sum differ most (session 10)
+    "condenser NA 0.5": {"na_illumination": 0.5},
     # the base microscope with partial coherence computed exactly (sum over condenser directions)
     # instead of the disk blur every other row and the training used (diag_partial_coherence.py)
     "exact illumination (source sum)": {"illumination": "sources"},
