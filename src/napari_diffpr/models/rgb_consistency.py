@@ -185,7 +185,8 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                stats: dict | None = None, low_cutoff: float = LOW_CUTOFF, masked: bool = True,
                adapt_to_noise: bool = True, conjugate: bool = True,
                mask_floor: float = 0.0, mask_margin_px: int = SUPPORT_MARGIN_PX,
-               mask_reference: str = "median", boundary: str = "window") -> Generator[Progress, None, np.ndarray]:
+               mask_reference: str = "median", boundary: str = "window",
+               discrepancy: float | None = None) -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
@@ -194,7 +195,9 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     confines the steps to them, 1 is unmasked), ``mask_margin_px`` and ``mask_reference`` (see
     background_level) are there to compare the design's choices
     (benchmarks/diag_rgb_consistency.py). ``boundary``: ``"window"`` (the frame is part of a
-    larger field: see the module docstring) or ``"periodic"`` (a whole periodic field)."""
+    larger field: see the module docstring) or ``"periodic"`` (a whole periodic field).
+    ``discrepancy`` (tau, or None): stop once the misfit is within tau times what the image noise
+    alone leaves (Morozov's discrepancy principle), before the steps fit the noise."""
     if boundary not in ("window", "periodic"):
         raise ValueError(f"boundary must be 'periodic' or 'window'; got {boundary!r}")
     noise = image_noise(measured)
@@ -215,6 +218,10 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
         if stats is not None:
             stats.update({"frame_pad_px": pad, "frame_edge_px": edge})
     contrast = float(torch.linalg.vector_norm(y - 1)) or 1.0
+    # the misfit the noise alone leaves, relative to the image contrast as the residuals are
+    counted = y.numel() if keep is None else float(keep.sum()) * y.shape[1]
+    noise_floor = noise * float(np.sqrt(counted)) / contrast
+    info["noise_floor"] = noise_floor
     h, w_ = y.shape[-2:]
     # a window's corrections must not wrap across the frame edge: precondition on a zero-padded
     # canvas twice the frame (a linear, not circular, convolution)
@@ -242,6 +249,9 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                 loss = (r * r).sum()
                 (g,) = torch.autograd.grad(loss, x)
             residuals.append(float(torch.linalg.vector_norm(r.detach())) / contrast)
+            if discrepancy is not None and residuals[-1] <= discrepancy * noise_floor:
+                info["stopped_at_noise"] = i
+                break
             with torch.no_grad():
                 # symmetric W P W keeps the step a descent direction while confining it to the cells
                 gw = g if w is None else g * w
@@ -266,5 +276,6 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
             r = simulate(p) - y
             residuals.append(float(torch.linalg.vector_norm(r if keep is None else r * keep)) / contrast)
     if stats is not None:
+        stats.update(info)
         stats["relative_residual"] = residuals
     return p[0, 0].numpy().astype(np.float32)

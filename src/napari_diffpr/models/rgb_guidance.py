@@ -12,6 +12,11 @@ is the unguided sampler, 1 the full linearised step. The model is the consistenc
 stated, the given NAs) with 12 wavelengths instead of 24, since it runs at every sampler step;
 noise is not modelled.
 
+Like the consistency steps, the model treats the frame as a camera window on a larger field (the
+phase mirrored beyond it, a band along it out of the misfit; ``rgb_consistency._framed``). Until
+session 10 the guidance used the periodic model, whose defocus fringes wrap across the frame edge;
+on camera windows that made guided ZMD worse than unguided (docs/benchmarks.md).
+
 Importing this module imports torch.
 """
 from __future__ import annotations
@@ -25,19 +30,27 @@ N_WAVELENGTHS = 12
 
 
 def rgb_forward_guide(measured: np.ndarray, optics: dict, to_phase: Callable[[torch.Tensor], torch.Tensor],
-                      guidance: float, device="cpu", stats: dict | None = None):
+                      guidance: float, device="cpu", stats: dict | None = None, boundary: str = "window"):
     """``guide(x0, alpha, sigma) -> x0'`` for our samplers. ``measured``: the RGB image (H, W, 3);
     ``optics``: models.methods.rgb_optics' dict; ``to_phase(x0)``: the phase in
     radians (B, 1, H, W) that the estimate x0 stands for (differentiable). ``stats`` (a dict)
-    collects the relative residual ||A(p) - y|| / ||y - 1|| before each step."""
-    from .rgb_consistency import brightfield_simulator
+    collects the relative residual ||A(p) - y|| / ||y - 1|| before each step. ``boundary``:
+    ``"window"`` (the frame is part of a larger field) or ``"periodic"`` (the model before session 10)."""
+    from .rgb_consistency import _framed, brightfield_simulator, frame_margins
 
+    if boundary not in ("window", "periodic"):
+        raise ValueError(f"boundary must be 'periodic' or 'window'; got {boundary!r}")
     y = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np.asarray(measured, np.float32), -1, 0)))[None].to(device)
     y = y / y.mean(dim=(2, 3), keepdim=True)
     h, w = y.shape[-2:]
     y_contrast = float(torch.linalg.vector_norm(y - 1))
 
     simulate = brightfield_simulator(optics, N_WAVELENGTHS)
+    keep = None
+    if boundary == "window":
+        pad, edge = frame_margins(optics, (h, w))
+        simulate, keep = _framed(simulate, pad, edge, (h, w))
+        keep = keep.to(device)
 
     def guide(x0: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
         if guidance <= 0:
@@ -46,12 +59,14 @@ def rgb_forward_guide(measured: np.ndarray, optics: dict, to_phase: Callable[[to
             x = x0.detach().clone().requires_grad_(True)
             phase = to_phase(x)[..., :h, :w]
             r = simulate(phase) - y
+            r = r if keep is None else r * keep
             loss = (r * r).sum()
             (g,) = torch.autograd.grad(loss, x)
         with torch.inference_mode(False), torch.no_grad():
             x = x0.detach().clone()
             eps = 1e-3 / max(float(g.abs().max()), 1e-12)
             jg = (simulate(to_phase(x - eps * g)[..., :h, :w]) - simulate(to_phase(x)[..., :h, :w])) / (-eps)
+            jg = jg if keep is None else jg * keep
             num = (g * g).flatten(1).sum(1)
             den = 2 * (jg * jg).flatten(1).sum(1)
             t = torch.where(den > 0, num / den.clamp_min(1e-30), torch.zeros_like(num))
