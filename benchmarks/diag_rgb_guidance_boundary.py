@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     p.add_argument("--illumination", choices=("blur", "sources"), default=None)
     p.add_argument("--rows", nargs="*", default=None)
     p.add_argument("--methods", nargs="*", default=None)
+    p.add_argument("--variants", nargs="*", default=None, help="variant labels (default all)")
     p.add_argument("--out", default="runs/i10/guidance_boundary.json")
     args = p.parse_args(argv)
 
@@ -57,6 +58,8 @@ def main(argv=None) -> int:
             if args.methods is not None and mlabel not in args.methods:
                 continue
             for vlabel, variant in VARIANTS.items():
+                if args.variants is not None and vlabel not in args.variants:
+                    continue
                 variant = dict(variant)
                 boundary = variant.pop("boundary", "window")
                 rgb_guidance.rgb_forward_guide = functools.partial(original, boundary=boundary)
