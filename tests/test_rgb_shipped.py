@@ -66,15 +66,17 @@ def test_reversed_focal_shift_gives_the_same_phase_up_to_noise():
 
 
 @needs_zmd
+@pytest.mark.xfail(strict=True, reason="issue 8's claim does not hold for ZMD's defaults on camera windows: "
+                   "with guidance 0 (the default since session 10) the normal and reversed results are 0.022 rad "
+                   "rms apart against 0.012 between two noise draws on this window (1.79x); over the windows of "
+                   "seeds 0-5 1.79, 5.36, 2.39, 1.71, 5.38, 2.99 (guided: 1.37, 2.48, 3.71, 2.21, 3.11, 3.28)")
 def test_reversed_focal_shift_gives_the_same_phase_up_to_noise_with_zmd():
     """With the measurement-consistency step (models/rgb_consistency.py) each result is pulled
-    onto its own image through the user's optics, and ZMD's normal and reversed results agree to
-    within the criterion above on this camera window (session 9): measured 0.024 rad rms against
-    0.018 between two noise draws (1.33x). Not in general: over the
-    windows of seeds 0-5 the ratio is 1.33, 3.27, 5.09, 2.46, 3.91, 3.79 (with the periodic
-    consistency model of session 8: 1.35, 4.05, 5.17, 1.59, 3.26, 3.25; on whole periodic frames,
-    which that model fits, session 8 measured 1.45, 3.3, 4.7, 1.23, 1.39, 5.4). Where it fails,
-    the two orders' dry masses differ by up to 8 points (docs/benchmarks.md)."""
+    onto its own image through the user's optics. In session 9 (in-sampler guidance 1, periodic
+    guidance model) this window held at 1.33x; unguided ZMD, better on the validation windows in
+    PSNR, SSIM and dry mass, agrees less well between the two orders relative to the noise, which
+    is also smaller (0.012 against 0.018 rad). Where it fails, the two orders' dry masses differ by
+    up to 8 points (docs/benchmarks.md)."""
     truth, (normal, reversed_) = _window_pair()
     _, (normal2, _) = _window_pair(noise_seed=1)
     kw = dict(pixel_size=0.2, device="cpu")
