@@ -59,6 +59,7 @@ METHODS = {
     "zmd (1 sample)": ("zmd", {}),
     "zmd (1 sample, unguided)": ("zmd", {"guidance": 0.0}),
     "zmd (4 samples)": ("zmd", {"samples": 4}),
+    "zmd (4 samples, guided)": ("zmd", {"samples": 4, "guidance": 1.0}),   # the default before session 10
     "zmd (4 samples, no consistency)": ("zmd", {"samples": 4, "consistency": 0}),
 }
 TRAIN_KINDS = ("bcell", "wbc", "hela", "3t3", "rbc")
