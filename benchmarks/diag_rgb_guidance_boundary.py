@@ -20,8 +20,9 @@ from pathlib import Path
 
 from bench_rgb import ROWS, make_set, mass_error, optics_params
 
-VARIANTS = {"window guidance (default)": {"boundary": "window"},
-            "periodic guidance (before session 10)": {"boundary": "periodic"},
+# guidance 1 explicitly: ZMD's default is 0 since session 10
+VARIANTS = {"window guidance (default)": {"boundary": "window", "guidance": 1.0},
+            "periodic guidance (before session 10)": {"boundary": "periodic", "guidance": 1.0},
             "unguided": {"guidance": 0.0}}
 METHODS = {"zmd (4 samples)": ("zmd", {"samples": 4}), "diffpr-rgb": ("diffpr-rgb", {})}
 
