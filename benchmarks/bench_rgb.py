@@ -11,7 +11,8 @@ defocus given as the centre wavelengths' focus (``focal_shift="at centre wavelen
 Phantoms: the training families with a physical cell size (optics.rgb_random.phantom; results
 files from before 2026-12-05 had cells a fixed fraction of the frame instead), test seeds; the "held-out family" row uses beads, which no RGB model saw in training. The "exact
 illumination" row renders the base microscope with the partial coherence summed over 37 condenser
-directions instead of the disk blur of the other rows and of training (optics.brightfield).
+directions instead of the disk blur of the other rows and of training (optics.brightfield);
+with ``--illumination sources`` every row is rendered that way, and that row repeats "normal order".
 
 Scores: PSNR/SSIM/MAE of ``napari_diffpr.compare`` (reference min..max -> 0..1), the phase-scale
 error (integrated phase over the dilated cells / the truth's - 1, i.e. the dry-mass error) and

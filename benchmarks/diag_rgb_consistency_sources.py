@@ -1,7 +1,9 @@
 """The RGB consistency steps with the exact partial coherence in their forward model (issue 8,
 session 10): ZMD (4 samples) on camera windows rendered with the source sum, its consistency
 steps using either the disk blur (the default) or a sum over N condenser directions with K
-wavelengths. Tried, not adopted (docs/benchmarks.md).
+wavelengths. The swap replaces ``rgb_consistency.brightfield_simulator``, which the in-sampler
+guidance (guidance 1 here) also builds its model from, so both use the source sum. Tried, not
+adopted (docs/benchmarks.md).
 
     cd benchmarks && python diag_rgb_consistency_sources.py --variant sources:19:24 --seed0 30000000 \
         --rows "normal order" "defocus ±0.5 µm" --out ../runs/i10/consistency_sources.json

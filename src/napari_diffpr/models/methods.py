@@ -124,9 +124,10 @@ RGB_GUIDANCE = Param("guidance", "float", 1.0, minimum=0.0, maximum=10.0, refine
                           "image through the chromatic brightfield model with the given optics. 0 = unguided. "
                           "See docs/models.md.")
 # ZMD's default is 0 (session 10): on camera windows rendered with the exact partial coherence
-# (validation seeds, 11 microscopes), unguided ZMD with the consistency steps scored 28.99 dB /
-# SSIM 0.631 / |dry mass| 6.7 % against 28.17 / 0.536 / 7.7 % guided, 30 % faster; on whole frames
-# a tie. DiffPR-rgb keeps guidance 1: unguided it lost 0.2-3.6 dB there (docs/benchmarks.md).
+# (two validation sets, 11 microscopes each), unguided ZMD with the consistency steps had the higher
+# median PSNR (27.88 against 27.76 dB) and SSIM (0.632 / 0.584) and the lower |dry mass| (6.8 / 7.4 %),
+# 30 % faster; the test rows did not confirm it (27.39 against 28.11 dB). DiffPR-rgb keeps guidance 1:
+# unguided it lost 1.1 dB median there (0.1-3.7 dB per row). docs/benchmarks.md has both.
 ZMD_GUIDANCE = Param("guidance", "float", 0.0, minimum=0.0, maximum=10.0, refine_only=True,
                      help="Forward-model guidance inside the residual sampler: at every reverse step the "
                           "estimate takes this fraction of a gradient step toward reproducing the measured RGB "

@@ -114,6 +114,12 @@ def frame_margins(optics: dict, shape: tuple[int, int]) -> tuple[int, int]:
     return pad, edge
 
 
+def check_boundary(boundary: str) -> None:
+    """Refuse a frame model other than ``"window"`` or ``"periodic"`` before any compute."""
+    if boundary not in ("window", "periodic"):
+        raise ValueError(f"boundary must be 'periodic' or 'window'; got {boundary!r}")
+
+
 def _framed(simulate, pad: int, edge: int, shape):
     """``simulate`` on the phase reflected ``pad`` pixels beyond the frame, cropped back to the
     frame and normalised there, and the 0/1 weight that leaves ``edge`` pixels out of the misfit."""
@@ -198,8 +204,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     larger field: see the module docstring) or ``"periodic"`` (a whole periodic field).
     ``discrepancy`` (tau, or None): stop once the misfit is within tau times what the image noise
     alone leaves (Morozov's discrepancy principle), before the steps fit the noise."""
-    if boundary not in ("window", "periodic"):
-        raise ValueError(f"boundary must be 'periodic' or 'window'; got {boundary!r}")
+    check_boundary(boundary)
     noise = image_noise(measured)
     steps = steps_for_noise(int(max_steps), noise) if adapt_to_noise else int(max_steps)
     info: dict[str, Any] = {"image_noise": noise, "steps": steps, "max_steps": int(max_steps),
