@@ -93,3 +93,23 @@ def test_noll_order():
     z = np.stack([zernike(j, rho, theta)[disk] for j in range(1, 12)])
     gram = z @ z.T / disk.sum()
     assert np.abs(gram - np.eye(11)).max() < 0.02
+
+
+def test_default_fit_is_curved_without_a_background_hologram_and_a_plane_with_one(curved):
+    phase, s = curved
+    bg = _background_mask(phase)
+    reference = dp.reconstruct(s.hologram, "fourier", background=s.background)
+    assert reference.metadata["background_fit"] == "plane"
+    alone = dp.reconstruct(s.hologram, "fourier")  # the defaults, as a user without a background hologram
+    assert alone.metadata["background_fit"] == "poly2"
+    assert alone.metadata["parameters"]["background_fit"] == "auto"
+    assert alone.phase[bg].std() <= 1.5 * reference.phase[bg].std()
+    # the same hologram with a background hologram reconstructs exactly as with "plane"
+    plane = dp.reconstruct(s.hologram, "fourier", background=s.background, background_fit="plane")
+    np.testing.assert_array_equal(reference.phase, plane.phase)
+
+
+def test_unknown_background_fit_is_refused_before_any_compute(curved):
+    _, s = curved
+    with pytest.raises(ParameterError, match="background_fit"):
+        dp.reconstruct(s.hologram, "fourier", background_fit="poly9")

@@ -7,10 +7,24 @@ import numpy as np
 from ..errors import ParameterError
 
 BACKGROUND_FITS = {"none": -1, "offset": 0, "plane": 1, "poly2": 2, "poly3": 3}
+# "auto": a background hologram already removes the reference's curvature, so only a tilt is
+# left to take out; without one the setup's defocus and astigmatism stay in the phase and need
+# a curved fit (docs/benchmarks.md, "The default background fit": simulated and measured HL60).
+BACKGROUND_FIT_CHOICES = ("auto",) + tuple(BACKGROUND_FITS)
 _MAX_FIT_SAMPLES = 16384  # a fit of <= 10 coefficients needs no more points than this
 # Pixels closer than this to the fit always count as background: on clean data the robust
 # sigma collapses, and a cell's faint rim is background for any practical purpose.
 MIN_OUTLIER_RAD = 0.05
+
+
+def resolve_fit(name: str, has_background_hologram: bool) -> str:
+    """The fit that ``name`` stands for: "auto" is "plane" with a background hologram, "poly2"
+    without one."""
+    if name == "auto":
+        return "plane" if has_background_hologram else "poly2"
+    if name not in BACKGROUND_FITS:
+        raise ParameterError(f"background_fit must be one of {', '.join(BACKGROUND_FIT_CHOICES)}; got {name!r}")
+    return name
 
 
 def _design(y: np.ndarray, x: np.ndarray, order: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from ..caching import CallCache, for_input
 from ..methods import Method, Param, register
 from ..result import Progress, Result
-from .background import BACKGROUND_FITS, choose_sign, fit_background
+from .background import BACKGROUND_FIT_CHOICES, BACKGROUND_FITS, choose_sign, fit_background, resolve_fit
 from .filters import FILTER_SHAPES
 from .compensate import surface_coefficients as fit_report
 from .refocus import DEFAULT_RANGE_UM, FOCUS_METRICS, refocus_phase
@@ -51,9 +51,10 @@ FOURIER_PARAMS = (
           help="Remove 2π jumps: 'skimage' (robust; runs on a grid as coarse as the filter "
                "allows, then snaps every pixel to it), 'lsq' (least squares, fast, smooths over "
                "noisy spots), 'none' (phase stays in -π..π)."),
-    Param("background_fit", "str", "plane", choices=tuple(BACKGROUND_FITS),
+    Param("background_fit", "str", "auto", choices=BACKGROUND_FIT_CHOICES,
           help="Surface subtracted so the empty background is flat at 0 rad: 'plane' removes a "
-               "tilt, 'poly2'/'poly3' also curvature; needs unwrapping."),
+               "tilt, 'poly2'/'poly3' also curvature; 'auto' = 'plane' with a background hologram "
+               "(it already removed the curvature), 'poly2' without one; needs unwrapping."),
     Param("background_mask", "str", "auto", choices=("auto", "none"),
           help="'auto' fits the background surface only where there are no cells (pixels far "
                "from the fit are left out); 'none' fits every pixel."),
@@ -90,11 +91,12 @@ FOURIER_PARAMS = (
 
 def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shape="smooth disk",
                 filter_size=0.5, numerical_aperture=None, wavelength=None, pixel_size=None,
-                unwrap="skimage", background_fit="plane", background_mask="auto", sign="auto",
+                unwrap="skimage", background_fit="auto", background_mask="auto", sign="auto",
                 refocus=None, focus_metric="tamura", focus_range=DEFAULT_RANGE_UM, medium_index=1.333,
                 sideband_search="each frame", fft_device="cpu"):
     """Off-axis hologram -> phase (radians) and amplitude, yielding Progress events."""
     method = unwrap  # the parameter shadows nothing we need: the function is unwrap_phase
+    background_fit = resolve_fit(background_fit, background is not None)
     timings: dict[str, float] = {}
     total = 4
     t0 = time.perf_counter()
@@ -199,6 +201,7 @@ def run_fourier(data, *, background=None, cache=None, sideband=None, filter_shap
         "unwrap": method,
         "unwrap_grid_step": guide_step(radius) if method == "skimage" else 1,
         "background_fit_applied": fit_applied,
+        "background_fit": background_fit,  # what "auto" resolved to
         "background_fraction": None if bg_mask is None else float(bg_mask.mean()),
         # the subtracted surface (reference tilt/curvature) in Zernike terms, rad (retrieval/compensate.py)
         "background_coefficients_rad": surface_coefficients,

@@ -335,7 +335,8 @@ def refocus_result(result, refocus, *, wavelength_um: float | None = None, pixel
     if phase.ndim != 2:
         raise ParameterError(f"refocus_result works on one 2-D phase map, got shape {phase.shape}")
     uw = unwrap or params.get("unwrap", "skimage")
-    bf = background_fit or params.get("background_fit", "plane")
+    # the fit the reconstruction used (what "auto" resolved to), else the one it was asked for
+    bf = background_fit or md.get("background_fit") or params.get("background_fit", "plane")
     new_phase, amp, meta = refocus_phase(phase, result.amplitude, refocus, wavelength_um=wl, pixel_size_um=px,
                                          medium_index=nm, metric=metric, range_um=range_um, unwrap=uw,
                                          background_fit=bf)
