@@ -51,6 +51,8 @@ SUPPORT_MARGIN_PX = 3      # the support grows by this many pixels, then is blur
 SUPPORT_BLUR_PX = 1.5
 NOISE_REFERENCE = 0.06     # image noise (fraction of the background) up to which all steps are taken
 NOISE_LIMIT = 0.15         # above it (~50 photons/px) no steps: they fit the noise
+SOURCE_POINTS = 19         # condenser directions of the exact partial coherence (illumination="sources")
+ILLUMINATION_MODELS = ("blur", "sources", "blur + sources defect")
 
 
 def image_noise(measured: np.ndarray) -> float:
@@ -74,10 +76,13 @@ def steps_for_noise(max_steps: int, noise: float) -> int:
     return int(min(max_steps, np.floor(max_steps * (NOISE_REFERENCE / noise) ** 2)))
 
 
-def brightfield_simulator(optics: dict, n_wavelengths: int = N_WAVELENGTHS):
+def brightfield_simulator(optics: dict, n_wavelengths: int = N_WAVELENGTHS, illumination: str = "blur",
+                          n_sources: int = SOURCE_POINTS):
     """``simulate(phase (B, 1, H, W) rad) -> RGB (B, 3, H, W)``, each channel / its mean, under the
     optics dict of ``models.methods.rgb_optics``: the defocus model the user stated (per channel,
-    or a focal-shift curve through the channels' centre wavelengths) and the channel bandwidth."""
+    or a focal-shift curve through the channels' centre wavelengths) and the channel bandwidth.
+    ``illumination``: the partial coherence as the disk blur or as the sum over ``n_sources``
+    condenser directions (optics.brightfield.forward)."""
     from ..optics.brightfield import forward
     from .rgb_inputs import check_optics
 
@@ -92,7 +97,8 @@ def brightfield_simulator(optics: dict, n_wavelengths: int = N_WAVELENGTHS):
                       na_illumination=torch.full((n,), o["na_illumination"]), na_detection=o["na_detection"],
                       n_medium=o["medium_index"], reference_wavelength=o["wavelengths_um"][1],
                       n_wavelengths=n_wavelengths, photons=None, read_noise=torch.zeros(n), generator=None,
-                      channel_sigma_um=float(o.get("channel_bandwidth_um", 0.05)), defocus_model=model)
+                      channel_sigma_um=float(o.get("channel_bandwidth_um", 0.05)), defocus_model=model,
+                      illumination=illumination, n_sources=n_sources)
         return img / img.mean(dim=(2, 3), keepdim=True)
 
     return simulate
@@ -192,7 +198,8 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                adapt_to_noise: bool = True, conjugate: bool = True,
                mask_floor: float = 0.0, mask_margin_px: int = SUPPORT_MARGIN_PX,
                mask_reference: str = "median", boundary: str = "window",
-               discrepancy: float | None = None) -> Generator[Progress, None, np.ndarray]:
+               discrepancy: float | None = None, illumination: str = "blur",
+               refresh_every: int = 4) -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
@@ -203,8 +210,16 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     (benchmarks/diag_rgb_consistency.py). ``boundary``: ``"window"`` (the frame is part of a
     larger field: see the module docstring) or ``"periodic"`` (a whole periodic field).
     ``discrepancy`` (tau, or None): stop once the misfit is within tau times what the image noise
-    alone leaves (Morozov's discrepancy principle), before the steps fit the noise."""
+    alone leaves (Morozov's discrepancy principle), before the steps fit the noise.
+    ``illumination``: the forward model's partial coherence: ``"blur"`` (the disk blur),
+    ``"sources"`` (the exact sum over SOURCE_POINTS condenser directions, ~20x the cost), or
+    ``"blur + sources defect"``: the steps use the disk blur plus the difference between the two
+    models at the current phase, recomputed every ``refresh_every`` steps (a defect correction: the
+    fixed point reproduces the image through the exact model, at one source-sum image per refresh,
+    without its gradient)."""
     check_boundary(boundary)
+    if illumination not in ILLUMINATION_MODELS:
+        raise ValueError(f"illumination must be one of {ILLUMINATION_MODELS}; got {illumination!r}")
     noise = image_noise(measured)
     steps = steps_for_noise(int(max_steps), noise) if adapt_to_noise else int(max_steps)
     info: dict[str, Any] = {"image_noise": noise, "steps": steps, "max_steps": int(max_steps),
@@ -213,13 +228,16 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
         stats.update(info)
     if steps <= 0:
         return phase
-    simulate = brightfield_simulator(optics)
+    simulate = brightfield_simulator(optics, illumination="sources" if illumination == "sources" else "blur")
+    exact = brightfield_simulator(optics, illumination="sources") if illumination == "blur + sources defect" else None
     y = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np.asarray(measured, np.float32), -1, 0)))[None]
     y = y / y.mean(dim=(2, 3), keepdim=True)
     keep = None
     if boundary == "window":
         pad, edge = frame_margins(optics, y.shape[-2:])
         simulate, keep = _framed(simulate, pad, edge, y.shape[-2:])
+        if exact is not None:
+            exact, _ = _framed(exact, pad, edge, y.shape[-2:])
         if stats is not None:
             stats.update({"frame_pad_px": pad, "frame_edge_px": edge})
     contrast = float(torch.linalg.vector_norm(y - 1)) or 1.0
@@ -245,8 +263,18 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
         w = mask_floor + (1 - mask_floor) * w
     residuals = []
     previous = None        # (gradient, preconditioned gradient, direction) of the last step, for conjugacy
+    defect = 0.0           # exact image minus the cheap model, at the last refresh
+    cheap = simulate
+
+    def simulate(x):       # noqa: F811 - the steps' model: the cheap one plus the last defect
+        return cheap(x) + defect
+
     with torch.inference_mode(False):
         for i in range(steps):
+            if exact is not None and i % max(1, int(refresh_every)) == 0:
+                with torch.no_grad():
+                    defect = exact(p) - cheap(p)
+                previous = None   # the model changed: restart the conjugate directions
             x = p.clone().requires_grad_(True)
             with torch.enable_grad():
                 image = simulate(x)
@@ -278,7 +306,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                 p = p - t * d
             yield Progress(stage="measurement consistency", step=i + 1, total=steps, preview=p[0, 0].numpy().copy())
         with torch.no_grad():
-            r = simulate(p) - y
+            r = (simulate(p) if exact is None else exact(p)) - y
             residuals.append(float(torch.linalg.vector_norm(r if keep is None else r * keep)) / contrast)
     if stats is not None:
         stats.update(info)
