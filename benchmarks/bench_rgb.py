@@ -62,6 +62,12 @@ METHODS = {
     "zmd (4 samples)": ("zmd", {"samples": 4}),
     "zmd (4 samples, guided)": ("zmd", {"samples": 4, "guidance": 1.0}),   # the default before session 10
     "zmd (4 samples, no consistency)": ("zmd", {"samples": 4, "consistency": 0}),
+    # session 11: the consistency steps with the exact partial coherence (source-sum defect correction)
+    "zmd (4 samples, source sum)": ("zmd", {"samples": 4, "coherence_model": "source sum"}),
+    "zmd (4 samples, guided, source sum)": ("zmd", {"samples": 4, "guidance": 1.0, "coherence_model": "source sum"}),
+    "diffpr-rgb (source sum)": ("diffpr-rgb", {"coherence_model": "source sum"}),
+    "zmd (4 samples, disk blur)": ("zmd", {"samples": 4, "coherence_model": "disk blur"}),
+    "diffpr-rgb (disk blur)": ("diffpr-rgb", {"coherence_model": "disk blur"}),
 }
 TRAIN_KINDS = ("bcell", "wbc", "hela", "3t3", "rbc")
 
