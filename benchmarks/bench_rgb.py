@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -212,7 +213,7 @@ def main(argv=None) -> int:
                   f"scale {100 * agg['scale_error']:+6.1f}% {agg['s_per_image']:.2f} s", flush=True)
         results[rname] = res_row
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "n": args.n, "size": args.size,
+        Path(args.out).write_text(json.dumps({"command": shlex.join(sys.argv), "n": args.n, "size": args.size,
                                               "window": args.window, "illumination": args.illumination,
                                               "base": BASE, "rows": ROWS, "results": results}, indent=1,
                                              default=str))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
                   f"{100 * statistics.median(s['mass_error']):+6.1f} %", flush=True)
         results.append(row)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "base": cfg, "results": results}, indent=1))
+    Path(args.out).write_text(json.dumps({"command": shlex.join(sys.argv), "base": cfg, "results": results}, indent=1))
     return 0
 
 

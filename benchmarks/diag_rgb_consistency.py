@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
             print(f"{rname:34s} {lab:40s} psnr {a['psnr']:6.2f} ssim {a['ssim']:.3f} mae {a['mae']:.4f} "
                   f"|mass| {100 * a['abs_mass_error']:5.1f}%", flush=True)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "n": args.n, "size": args.size,
+        Path(args.out).write_text(json.dumps({"command": shlex.join(sys.argv), "n": args.n, "size": args.size,
                                               "window": args.window, "illumination": args.illumination,
                                               "seed0": args.seed0, "results": results}, indent=1))
     print(render([args.out]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
                       f"scale {100 * agg['scale_error']:+6.1f}% {agg['s_per_image']:.2f} s", flush=True)
         results[rname] = res_row
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "n": args.n, "size": args.size,
+        Path(args.out).write_text(json.dumps({"command": shlex.join(sys.argv), "n": args.n, "size": args.size,
                                               "window": args.window, "illumination": args.illumination,
                                               "seed0": args.seed0, "results": results}, indent=1))
     labels = list(next(iter(results.values())))
