@@ -139,7 +139,8 @@ RGB_CONSISTENCY = Param("consistency", "int", 16, minimum=0, maximum=50, refine_
                              "image through the chromatic brightfield model and the given optics; the "
                              "background is left as it is. Fewer steps on very noisy images (5 of 16 at ~100 "
                              "photons/px, none at ~30). Each step costs about one guided network evaluation "
-                             "(~0.1 s at 128², ~1.7 s at 512² on one CPU core). 0 = off. See docs/models.md.")
+                             "(~0.1 s at 128², ~1.7 s at 512² on one CPU core with the disk blur; about 2.3x "
+                             "that with the default coherence_model 'source sum'). 0 = off. See docs/models.md.")
 # The consistency steps' model of the condenser's partial coherence (session 11): "source sum", the
 # exact sum over condenser directions as a defect correction of the disk blur refreshed every 4 steps
 # (models.rgb_consistency), or the "disk blur" alone. On camera windows rendered with the exact partial
