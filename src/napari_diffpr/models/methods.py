@@ -144,27 +144,19 @@ RGB_CONSISTENCY = Param("consistency", "int", 16, minimum=0, maximum=50, refine_
 # The consistency steps' model of the condenser's partial coherence (session 11): "source sum", the
 # exact sum over condenser directions as a defect correction of the disk blur refreshed every 4 steps
 # (models.rgb_consistency), or the "disk blur" alone. On camera windows rendered with the exact partial
-# coherence (validation seeds, 11 microscopes, 4 images each) the source sum lifted unguided ZMD's median
-# from 28.99 to 29.97 dB (SSIM 0.631 -> 0.701) and cut its median |dry-mass error| from 6.7 to 4.0 %
-# (condenser NA 0.5: 32 -> 12 %, defocus ±0.5 µm: 37 -> 4 %), at 5.0 instead of 2.4 s per 128² image for
-# the steps. DiffPR-rgb (guided by the blur model in its sampler) did not gain: 27.54 against 27.64 dB,
-# |dry mass| 4.1 against 3.9 %, so it keeps the blur. docs/benchmarks.md, "The consistency steps with
-# the exact partial coherence".
-COHERENCE_CHOICES = ("source sum", "disk blur")
-
-
-def _coherence_param(default: str) -> Param:
-    return Param("coherence_model", "str", default, choices=COHERENCE_CHOICES, refine_only=True,
-                 help="How the consistency steps model the condenser's partial coherence: 'source sum' "
-                      "(exact: the image summed over 19 illumination directions, applied as a correction "
-                      "to the disk blur every 4 steps; about twice the steps' time) or 'disk blur' (the "
-                      "approximation the networks were trained with; it errs most with an open "
-                      f"condenser). Default '{default}', which measured better for this method. "
-                      "See docs/models.md.")
-
-
-ZMD_COHERENCE = _coherence_param("source sum")
-DIFFPR_RGB_COHERENCE = _coherence_param("disk blur")
+# coherence (validation seeds, 11 microscopes) the source sum lifted unguided ZMD's median from 28.99 to
+# 29.97 dB (SSIM 0.631 -> 0.701) and cut its median |dry-mass error| from 6.7 to 4.0 % (condenser NA 0.5:
+# 32 -> 12 %, defocus ±0.5 µm: 37 -> 4 %; 4 images per row), at 5.0 instead of 2.4 s per 128² image for the
+# steps. For DiffPR-rgb it is a tie (8 images per row: 27.49 against 27.45 dB, |dry mass| 4.5 against
+# 5.4 %, higher PSNR on 7 of 11 rows); the exact model is the default for both. docs/benchmarks.md, "The
+# consistency steps with the exact partial coherence".
+RGB_COHERENCE = Param("coherence_model", "str", "source sum", choices=("source sum", "disk blur"),
+                      refine_only=True,
+                      help="How the consistency steps model the condenser's partial coherence: 'source sum' "
+                           "(exact: the image summed over 19 illumination directions, applied as a correction "
+                           "to the disk blur every 4 steps; about twice the steps' time) or 'disk blur' (the "
+                           "approximation the networks were trained with; it errs most with an open "
+                           "condenser). See docs/models.md.")
 RGB_SAMPLES = Param("samples", "int", 1, minimum=1, maximum=64, refine_only=True,
                     help="Posterior samples drawn in one batch; the result is their mean and, for more "
                          "than 1, their per-pixel standard deviation is the uncertainty map. Costs N times "
@@ -212,7 +204,7 @@ def _make_run(modality: str, predictor: str, refine: bool):
                 phase = yield from _measurement_consistent(phase, data, kwargs["optics"],
                                                            params.get("consistency", RGB_CONSISTENCY.default),
                                                            meta, extras,
-                                                           params.get("coherence_model", DIFFPR_RGB_COHERENCE.default))
+                                                           params.get("coherence_model", RGB_COHERENCE.default))
         meta["units"] = "rad"
         return Result(phase=phase, metadata=meta, uncertainty=extras.get("uncertainty"),
                       residual=extras.get("residual"))
@@ -254,7 +246,7 @@ def _register_all() -> None:
                         "restores fine detail. Changing only t_corrupt, sampler, steps or seed "
                         "reuses the stage-1 prediction.",
             params=HOLOGRAM_DIFFPR_PARAMS if bg else RGB_OPTICS_PARAMS + DIFFPR_PARAMS[:-1] + (RGB_GUIDANCE, RGB_CONSISTENCY,
-                                                                                          DIFFPR_RGB_COHERENCE, RGB_SAMPLES,
+                                                                                          RGB_COHERENCE, RGB_SAMPLES,
                                                                                           DEVICE),
             run=_make_run(modality, "reduced-unet", True),
             uses_background=bg, uses_torch=True, tags=("deep learning", "diffusion")), replace=True)
@@ -284,7 +276,7 @@ ZMD_PARAMS = (
           help="Seed of the starting noise: the same seed gives the same result."),
     ZMD_GUIDANCE,
     RGB_CONSISTENCY,
-    ZMD_COHERENCE,
+    RGB_COHERENCE,
     DEVICE,
 )
 
@@ -292,7 +284,7 @@ ZMD_PARAMS = (
 def run_zmd(data, *, background=None, cache=None, device: str = "auto", samples: int = 1,
             sampler: str = "dpm++", steps: int = 10, seed: int = 0, guidance: float = ZMD_GUIDANCE.default,
             t_start: int = 400,
-            consistency: int = RGB_CONSISTENCY.default, coherence_model: str = ZMD_COHERENCE.default,
+            consistency: int = RGB_CONSISTENCY.default, coherence_model: str = RGB_COHERENCE.default,
             **params: Any) -> Generator[Progress, None, Result]:
     from .zmd import load_zmd
 
@@ -313,11 +305,11 @@ COHERENCE_MODELS = {"disk blur": dict(illumination="blur"),
 
 
 def _measurement_consistent(phase, data, optics: dict, max_steps, meta: dict, extras: dict,
-                            coherence_model: str = "disk blur"):
+                            coherence_model: str = RGB_COHERENCE.default):
     """The refined RGB phase after models.rgb_consistency's steps; the correction is added to
     every sample too, so the samples still average to the result (their std is unchanged).
-    ``max_steps`` and ``coherence_model`` were checked against RGB_CONSISTENCY and the method's
-    coherence Param by the registry before any compute."""
+    ``max_steps`` and ``coherence_model`` were checked against RGB_CONSISTENCY / RGB_COHERENCE by
+    the registry before any compute."""
     if max_steps == 0:
         meta["consistency"] = {"steps": 0, "max_steps": 0}
         return phase
