@@ -29,7 +29,7 @@ def test_learned_methods_are_registered_with_their_specs():
         t = m.param("t_corrupt")
         assert (t.kind, t.minimum, t.maximum, t.widget, t.refine_only) == ("int", 0, 999, "slider", True)
         assert m.param("sampler").choices == ("pc", "ddim", "dpm++")
-        extra = {"guidance", "samples"} | ({"consistency"} if name == "diffpr-rgb" else set())
+        extra = {"guidance", "samples"} | ({"consistency", "coherence_model"} if name == "diffpr-rgb" else set())
         assert set(m.refine_only_params) == {"t_corrupt", "sampler", "steps", "seed", "pc_snr"} | extra
         assert not m.param("device").refine_only
     # issue 7: the hologram U-Nets are fused with the measured band unless guidance = 0
@@ -44,7 +44,11 @@ def test_learned_methods_are_registered_with_their_specs():
         for shared in ("wavelengths", "defocus", "pixel_size", "medium_index", "focal_shift", "channel_bandwidth"):
             assert found[name].param(shared).default == tie.param(shared).default, (name, shared)
     assert set(found["zmd"].refine_only_params) == {"samples", "sampler", "steps", "seed", "guidance", "t_start",
-                                                        "consistency"}
+                                                        "consistency", "coherence_model"}
+    # session 11: the consistency steps model the condenser's exact partial coherence by default
+    for name in ("diffpr-rgb", "zmd"):
+        p = found[name].param("coherence_model")
+        assert p.default == "source sum" and p.choices == ("source sum", "disk blur")
     assert found["zmd"].param("consistency").default == 16 == found["diffpr-rgb"].param("consistency").default
     # ZMD measured better unguided (the consistency steps fit the measurement), DiffPR-rgb guided
     assert found["zmd"].param("guidance").default == 0.0 and found["diffpr-rgb"].param("guidance").default == 1.0
