@@ -68,6 +68,9 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
         low_cutoff=0.03, max_steps=16, illumination="blur + sources defect", refresh_every=4),
     "CG, 16 steps, window, blur + source-sum defect every 2 steps": dict(
         low_cutoff=0.03, max_steps=16, illumination="blur + sources defect", refresh_every=2),
+    # session 11: do the rows whose dry mass stays low (small defocus, open condenser) need more steps?
+    "CG, 32 steps, window, blur + source-sum defect every 4 steps": dict(
+        low_cutoff=0.03, max_steps=32, illumination="blur + sources defect", refresh_every=4),
 }
 
 
