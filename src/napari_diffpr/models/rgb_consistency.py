@@ -28,6 +28,13 @@ wrapped across the frame edge: on validation images cut from twice-wider fields 
 +3.3 dB over no steps (+2.5 over the periodic steps; session 9, docs/benchmarks.md). On whole periodic renders (the simulator's FFT propagation wraps)
 the periodic model fits better (33.6 against 32.9 dB); ``boundary="periodic"`` keeps it.
 
+Why a defect correction: the disk blur misses that a tilted illumination also moves the pupil over
+the object's spectrum, and with it the steps fit a model error (defocus ±0.5 µm: the dry-mass error
+grew from 26 to 37 %). The exact source sum in every step costs ~20x. With
+``illumination="blur + sources defect"`` the gradients and line searches keep the blur, and every
+few steps the two models' difference at the current phase is added to it; the fixed point fits the
+image through the exact model (session 11, docs/benchmarks.md).
+
 On validation images (docs/models.md, benchmarks/diag_rgb_consistency.py) 16 steps lifted ZMD from
 33.15 to 37.00 dB median and cut its median |dry-mass error| from 7.6 to 3.6 %; at 30 photons/px
 they fit the noise (23.0 -> 10.1 dB), so the number of steps shrinks with the image's noise,
@@ -228,14 +235,14 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
         stats.update(info)
     if steps <= 0:
         return phase
-    simulate = brightfield_simulator(optics, illumination="sources" if illumination == "sources" else "blur")
+    cheap = brightfield_simulator(optics, illumination="sources" if illumination == "sources" else "blur")
     exact = brightfield_simulator(optics, illumination="sources") if illumination == "blur + sources defect" else None
     y = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np.asarray(measured, np.float32), -1, 0)))[None]
     y = y / y.mean(dim=(2, 3), keepdim=True)
     keep = None
     if boundary == "window":
         pad, edge = frame_margins(optics, y.shape[-2:])
-        simulate, keep = _framed(simulate, pad, edge, y.shape[-2:])
+        cheap, keep = _framed(cheap, pad, edge, y.shape[-2:])
         if exact is not None:
             exact, _ = _framed(exact, pad, edge, y.shape[-2:])
         if stats is not None:
@@ -264,9 +271,8 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     residuals = []
     previous = None        # (gradient, preconditioned gradient, direction) of the last step, for conjugacy
     defect = 0.0           # exact image minus the cheap model, at the last refresh
-    cheap = simulate
 
-    def simulate(x):       # noqa: F811 - the steps' model: the cheap one plus the last defect
+    def simulate(x):       # the steps' model: the cheap one plus the last defect
         return cheap(x) + defect
 
     with torch.inference_mode(False):
