@@ -157,17 +157,14 @@ def render(paths) -> str:
     return "\n".join(out)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", type=int, default=8, help="images per row")
+def add_set_arguments(p: argparse.ArgumentParser, n: int, seed0: int) -> None:
+    """The options of every RGB bench and diagnostic that choose its images (make_set) and threads."""
+    p.add_argument("--n", type=int, default=n, help="images per row")
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--rows", nargs="*", default=None, help="row names (default all)")
-    p.add_argument("--methods", nargs="*", default=None, help="method labels (default all)")
-    p.add_argument("--out", default="runs/i8/bench_rgb.json")
-    p.add_argument("--seed0", type=int, default=20_000_000,
-                   help="first phantom/noise seed; another value (e.g. 30000000) gives a validation set "
-                        "for choosing checkpoints, so the default test images stay unseen")
+    p.add_argument("--seed0", type=int, default=seed0,
+                   help="first phantom/noise seed: 20000000 the test images, another value (e.g. 30000000) a "
+                        "validation set for choosing, so the test images stay unseen")
     p.add_argument("--window", action="store_true",
                    help="score each image as the centre of a twice-wider rendered field (a camera window; "
                         "cells cut by the edge, no wrap-around) instead of a whole periodic frame")
@@ -175,6 +172,27 @@ def main(argv=None) -> int:
                    help="render every row's partial coherence as the disk blur of training or as the exact sum "
                         "over 37 condenser directions (default: each row's own, the blur but for the "
                         "'exact illumination' row)")
+
+
+def save_results(args, results: dict, **extra) -> None:
+    """The run's command (shell-quoted, to paste), its image set and ``results`` as JSON at
+    ``args.out``, written to a temporary file and renamed so an interrupted run leaves the last
+    complete file."""
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"command": shlex.join(sys.argv), "n": args.n, "size": args.size, "window": args.window,
+           "illumination": args.illumination, "seed0": args.seed0, **extra, "results": results}
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, default=str))
+    tmp.replace(out)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_set_arguments(p, n=8, seed0=20_000_000)
+    p.add_argument("--rows", nargs="*", default=None, help="row names (default all)")
+    p.add_argument("--methods", nargs="*", default=None, help="method labels (default all)")
+    p.add_argument("--out", default="runs/i8/bench_rgb.json")
     p.add_argument("--render", nargs="*", default=None, help="print markdown tables from these result files")
     args = p.parse_args(argv)
     if args.render:
@@ -212,11 +230,7 @@ def main(argv=None) -> int:
             print(f"{rname:34s} {label:26s} psnr {agg['psnr']:6.2f} ssim {agg['ssim']:.3f} mae {agg['mae']:.4f} "
                   f"scale {100 * agg['scale_error']:+6.1f}% {agg['s_per_image']:.2f} s", flush=True)
         results[rname] = res_row
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"command": shlex.join(sys.argv), "n": args.n, "size": args.size,
-                                              "window": args.window, "illumination": args.illumination,
-                                              "base": BASE, "rows": ROWS, "results": results}, indent=1,
-                                             default=str))
+        save_results(args, results, base=BASE, rows=ROWS)
     return 0
 
 

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench_rgb import ROWS, make_set, mass_error, optics_params
+from bench_rgb import ROWS, add_set_arguments, make_set, mass_error, optics_params, save_results
 
 EXTRA_ROWS = {"100 photons": {"photons": 100.0}, "30 photons": {"photons": 30.0}}
 VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned nonlinear conjugate gradients
@@ -84,15 +82,9 @@ def _drain(gen):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", type=int, default=4)
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed0", type=int, default=30_000_000)
+    add_set_arguments(p, n=4, seed0=30_000_000)
     p.add_argument("--rows", nargs="*", default=None, help="row names (default: all, plus 100 and 30 photons)")
     p.add_argument("--variants", nargs="*", default=None, help="variant labels (default all)")
-    p.add_argument("--window", action="store_true", help="images cut from twice-wider fields (bench_rgb --window)")
-    p.add_argument("--illumination", choices=("blur", "sources"), default=None,
-                   help="render every row with the disk blur or the source sum (bench_rgb --illumination)")
     p.add_argument("--out", default="runs/i8/diag_consistency.json")
     p.add_argument("--render", nargs="*", default=None, help="print the markdown table of these result files")
     args = p.parse_args(argv)
@@ -136,10 +128,7 @@ def main(argv=None) -> int:
         for lab, a in results[rname].items():
             print(f"{rname:34s} {lab:40s} psnr {a['psnr']:6.2f} ssim {a['ssim']:.3f} mae {a['mae']:.4f} "
                   f"|mass| {100 * a['abs_mass_error']:5.1f}%", flush=True)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"command": shlex.join(sys.argv), "n": args.n, "size": args.size,
-                                              "window": args.window, "illumination": args.illumination,
-                                              "seed0": args.seed0, "results": results}, indent=1))
+        save_results(args, results)
     print(render([args.out]))
     return 0
 

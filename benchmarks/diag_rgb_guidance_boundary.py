@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
-import shlex
 import statistics
-import sys
 import time
-from pathlib import Path
 
-from bench_rgb import ROWS, make_set, mass_error, optics_params
+from bench_rgb import ROWS, add_set_arguments, make_set, mass_error, optics_params, save_results
 
 # guidance 1 explicitly: ZMD's default is 0 since session 10
 VARIANTS = {"window guidance (default)": {"boundary": "window", "guidance": 1.0},
@@ -30,12 +26,7 @@ METHODS = {"zmd (4 samples)": ("zmd", {"samples": 4}), "diffpr-rgb": ("diffpr-rg
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", type=int, default=4)
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed0", type=int, default=30_000_000)
-    p.add_argument("--window", action="store_true")
-    p.add_argument("--illumination", choices=("blur", "sources"), default=None)
+    add_set_arguments(p, n=4, seed0=30_000_000)
     p.add_argument("--rows", nargs="*", default=None)
     p.add_argument("--methods", nargs="*", default=None)
     p.add_argument("--variants", nargs="*", default=None, help="variant labels (default all)")
@@ -83,10 +74,7 @@ def main(argv=None) -> int:
                 print(f"{rname:34s} {mlabel}, {vlabel:40s} psnr {agg['psnr']:6.2f} ssim {agg['ssim']:.3f} "
                       f"scale {100 * agg['scale_error']:+6.1f}% {agg['s_per_image']:.2f} s", flush=True)
         results[rname] = res_row
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"command": shlex.join(sys.argv), "n": args.n, "size": args.size,
-                                              "window": args.window, "illumination": args.illumination,
-                                              "seed0": args.seed0, "results": results}, indent=1))
+        save_results(args, results)
     labels = list(next(iter(results.values())))
     print("\n| variant | median PSNR | median SSIM | median abs. dry-mass error |\n|---|---|---|---|")
     for lab in labels:
