@@ -150,7 +150,10 @@ RGB_CONSISTENCY = Param("consistency", "int", 16, minimum=0, maximum=50, refine_
 # steps. For DiffPR-rgb it is a tie (8 images per row: 27.49 against 27.45 dB, |dry mass| 4.5 against
 # 5.4 %, higher PSNR on 7 of 11 rows); the exact model is the default for both. docs/benchmarks.md, "The
 # consistency steps with the exact partial coherence".
-RGB_COHERENCE = Param("coherence_model", "str", "source sum", choices=("source sum", "disk blur"),
+# coherence_model -> the steps' forward model (models.rgb_consistency.consistent's illumination)
+COHERENCE_MODELS = {"source sum": dict(illumination="blur + sources defect", refresh_every=4),
+                    "disk blur": dict(illumination="blur")}
+RGB_COHERENCE = Param("coherence_model", "str", "source sum", choices=tuple(COHERENCE_MODELS),
                       refine_only=True,
                       help="How the consistency steps model the condenser's partial coherence: 'source sum' "
                            "(exact: the image summed over 19 illumination directions, applied as a correction "
@@ -297,11 +300,6 @@ def run_zmd(data, *, background=None, cache=None, device: str = "auto", samples:
     phase = yield from _measurement_consistent(phase, data, optics, consistency, meta, extras, coherence_model)
     meta["units"] = "rad"
     return Result(phase=phase, metadata=meta, uncertainty=extras.get("uncertainty"))
-
-
-# coherence_model -> the steps' forward model (models.rgb_consistency.consistent's illumination)
-COHERENCE_MODELS = {"disk blur": dict(illumination="blur"),
-                    "source sum": dict(illumination="blur + sources defect", refresh_every=4)}
 
 
 def _measurement_consistent(phase, data, optics: dict, max_steps, meta: dict, extras: dict,

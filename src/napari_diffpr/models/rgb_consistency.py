@@ -277,13 +277,14 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
 
     with torch.inference_mode(False):
         for i in range(steps):
-            if exact is not None and i % max(1, int(refresh_every)) == 0:
-                with torch.no_grad():
-                    defect = exact(p) - cheap(p)
-                previous = None   # the model changed: restart the conjugate directions
             x = p.clone().requires_grad_(True)
             with torch.enable_grad():
-                image = simulate(x)
+                blurred = cheap(x)
+                if exact is not None and i % max(1, int(refresh_every)) == 0:
+                    with torch.no_grad():   # the cheap image at p is the one just computed
+                        defect = exact(p) - blurred.detach()
+                    previous = None   # the model changed: restart the conjugate directions
+                image = blurred + defect
                 r = image - y if keep is None else (image - y) * keep
                 loss = (r * r).sum()
                 (g,) = torch.autograd.grad(loss, x)

@@ -30,6 +30,12 @@ ZERNIKE_NAMES = {1: "piston", 2: "tilt x", 3: "tilt y", 4: "defocus", 5: "astigm
 _MAX_SAMPLES = 16384
 
 
+def _sample_step(shape) -> int:
+    """The grid stride that leaves at most _MAX_SAMPLES pixels to fit: plenty for <= 45 terms."""
+    h, w = shape
+    return max(1, int(math.ceil(math.sqrt(h * w / _MAX_SAMPLES))))
+
+
 def noll_to_nm(j: int) -> tuple[int, int]:
     """Noll index j (1, 2, ...) -> radial order n and signed azimuthal frequency m."""
     if j < 1:
@@ -126,8 +132,7 @@ def fit_aberrations(phase: np.ndarray, *, basis: str = "zernike", order: int = 2
         raise ParameterError(f"phase must be H x W, got shape {phase.shape}")
     if not isinstance(order, int) or not 0 <= order <= 8:
         raise ParameterError(f"order must be an integer 0-8, got {order!r}")
-    h, w = phase.shape
-    step = max(1, int(math.ceil(math.sqrt(h * w / _MAX_SAMPLES))))
+    step = _sample_step(phase.shape)
     basis_sub, names = design(phase.shape, basis, order, step)
     a = basis_sub.reshape(len(names), -1).T
     values = phase[::step, ::step].ravel()
@@ -210,9 +215,9 @@ def surface_coefficients(surface: np.ndarray, order: int, basis: str = "zernike"
         return {}
     # A polynomial is fitted exactly by its values on the subsampled grid: no full-size design
     # matrix (at 1024² that was 0.1-0.2 s, more than the background fit itself).
-    surface = np.asarray(surface, dtype=np.float64)
-    h, w = surface.shape
-    step = max(1, int(math.ceil(math.sqrt(h * w / _MAX_SAMPLES))))
+    surface = np.asarray(surface)
+    step = _sample_step(surface.shape)
     basis_sub, names = design(surface.shape, basis, order, step)
-    coef = np.linalg.lstsq(basis_sub.reshape(len(names), -1).T, surface[::step, ::step].ravel(), rcond=None)[0]
+    values = surface[::step, ::step].astype(np.float64).ravel()
+    coef = np.linalg.lstsq(basis_sub.reshape(len(names), -1).T, values, rcond=None)[0]
     return {n: round(float(c), 6) for n, c in zip(names, coef)}
