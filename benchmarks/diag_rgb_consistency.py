@@ -63,12 +63,22 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
     # two models' difference at the current phase, refreshed every few steps
     "CG, 16 steps, window, source sum": dict(low_cutoff=0.03, max_steps=16, illumination="sources"),
     "CG, 16 steps, window, blur + source-sum defect every 4 steps": dict(
-        low_cutoff=0.03, max_steps=16, illumination="blur + sources defect", refresh_every=4),
+        low_cutoff=0.03, max_steps=16, illumination="blur + sources defect", refresh_every=4, n_sources=19),
     "CG, 16 steps, window, blur + source-sum defect every 2 steps": dict(
-        low_cutoff=0.03, max_steps=16, illumination="blur + sources defect", refresh_every=2),
+        low_cutoff=0.03, max_steps=16, illumination="blur + sources defect", refresh_every=2, n_sources=19),
     # session 11: do the rows whose dry mass stays low (small defocus, open condenser) need more steps?
     "CG, 32 steps, window, blur + source-sum defect every 4 steps": dict(
-        low_cutoff=0.03, max_steps=32, illumination="blur + sources defect", refresh_every=4),
+        low_cutoff=0.03, max_steps=32, illumination="blur + sources defect", refresh_every=4, n_sources=19),
+    # session 12: 19 condenser directions are 48 % off the continuum at condenser NA 0.5 (5 % at 0.3);
+    # the source sum takes as many as the microscope needs (rgb_consistency.condenser_directions)
+    "defect, directions by NA": dict(low_cutoff=0.03, max_steps=16, illumination="blur + sources defect"),
+    # session 12: at 0.1 µm pixels cells span 2x the pixels and their scale sits below k0 = 0.03 c/px
+    "defect, directions by NA, k0 0.15 c/µm": dict(max_steps=16, illumination="blur + sources defect",
+                                                  low_cutoff_per_um=0.15),
+    # session 12: with a model within 5 % of the continuum the misfit can reach the noise, so more
+    # steps where it has not and a stop where it has (Morozov)
+    "defect, directions by NA, 32 steps, stop at the noise": dict(
+        low_cutoff=0.03, max_steps=32, illumination="blur + sources defect", discrepancy=1.0),
 }
 
 

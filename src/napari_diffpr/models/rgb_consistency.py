@@ -58,7 +58,8 @@ SUPPORT_MARGIN_PX = 3      # the support grows by this many pixels, then is blur
 SUPPORT_BLUR_PX = 1.5
 NOISE_REFERENCE = 0.06     # image noise (fraction of the background) up to which all steps are taken
 NOISE_LIMIT = 0.15         # above it (~50 photons/px) no steps: they fit the noise
-SOURCE_POINTS = 19         # condenser directions of the exact partial coherence (illumination="sources")
+SOURCE_POINTS = 19         # the fewest condenser directions of the exact partial coherence (illumination="sources")
+SOURCE_TOLERANCE = 0.06    # 19 directions are within it up to NA 0.3/0.55 (the session-11 steps); more beyond
 ILLUMINATION_MODELS = ("blur", "sources", "blur + sources defect")
 
 
@@ -200,13 +201,25 @@ def support_weight(phase: np.ndarray, margin_px: int = SUPPORT_MARGIN_PX, refere
     return ndi.gaussian_filter(m.astype(np.float32), SUPPORT_BLUR_PX)
 
 
+def condenser_directions(optics: dict) -> int:
+    """The source sum's condenser directions for this microscope: SOURCE_POINTS, or more where that
+    would leave an image error above SOURCE_TOLERANCE (optics.brightfield.source_points_needed;
+    19 up to condenser NA 0.3 with detection NA 0.55, 156 at NA 0.5)."""
+    from ..optics.brightfield import source_points_needed
+    from .rgb_inputs import check_optics
+
+    o = check_optics(optics)
+    return source_points_needed(o["na_illumination"], o["na_detection"], SOURCE_TOLERANCE, minimum=SOURCE_POINTS)
+
+
 def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps: int,
                stats: dict | None = None, low_cutoff: float = LOW_CUTOFF, masked: bool = True,
                adapt_to_noise: bool = True, conjugate: bool = True,
                mask_floor: float = 0.0, mask_margin_px: int = SUPPORT_MARGIN_PX,
                mask_reference: str = "median", boundary: str = "window",
                discrepancy: float | None = None, illumination: str = "blur",
-               refresh_every: int = 4) -> Generator[Progress, None, np.ndarray]:
+               refresh_every: int = 4, n_sources: int | None = None,
+               low_cutoff_per_um: float | None = None) -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
@@ -219,11 +232,13 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     ``discrepancy`` (tau, or None): stop once the misfit is within tau times what the image noise
     alone leaves (Morozov's discrepancy principle), before the steps fit the noise.
     ``illumination``: the forward model's partial coherence: ``"blur"`` (the disk blur),
-    ``"sources"`` (the exact sum over SOURCE_POINTS condenser directions, ~20x the cost), or
+    ``"sources"`` (the exact sum over ``n_sources`` condenser directions, ~20x the cost), or
     ``"blur + sources defect"``: the steps use the disk blur plus the difference between the two
     models at the current phase, recomputed every ``refresh_every`` steps (a defect correction: the
     fixed point reproduces the image through the exact model, at one source-sum image per refresh,
-    without its gradient)."""
+    without its gradient). ``n_sources``: the condenser directions of the source sum (None:
+    condenser_directions). ``low_cutoff_per_um``: k0 in cycles/µm instead of ``low_cutoff`` in
+    cycles/pixel (the same gain for cells of the same physical size at any pixel size)."""
     check_boundary(boundary)
     if illumination not in ILLUMINATION_MODELS:
         raise ValueError(f"illumination must be one of {ILLUMINATION_MODELS}; got {illumination!r}")
@@ -235,8 +250,18 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
         stats.update(info)
     if steps <= 0:
         return phase
-    cheap = brightfield_simulator(optics, illumination="sources" if illumination == "sources" else "blur")
-    exact = brightfield_simulator(optics, illumination="sources") if illumination == "blur + sources defect" else None
+    if n_sources is None and illumination != "blur":
+        n_sources = condenser_directions(optics)
+    if n_sources is not None:
+        info["n_sources"] = int(n_sources)
+    if low_cutoff_per_um is not None:
+        from .rgb_inputs import check_optics
+
+        low_cutoff = float(low_cutoff_per_um) * float(check_optics(optics)["pixel_size_um"])
+        info["low_cutoff"] = low_cutoff
+    sources = dict(illumination="sources", n_sources=int(n_sources or SOURCE_POINTS))
+    cheap = brightfield_simulator(optics, **(sources if illumination == "sources" else {}))
+    exact = brightfield_simulator(optics, **sources) if illumination == "blur + sources defect" else None
     y = torch.from_numpy(np.ascontiguousarray(np.moveaxis(np.asarray(measured, np.float32), -1, 0)))[None]
     y = y / y.mean(dim=(2, 3), keepdim=True)
     keep = None
