@@ -79,6 +79,8 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
     # steps where it has not and a stop where it has (Morozov)
     "defect, directions by NA, 32 steps, stop at the noise": dict(
         low_cutoff=0.03, max_steps=32, illumination="blur + sources defect", discrepancy=1.0),
+    "defect, directions by NA, k0 0.15 c/µm, 32 steps, stop at the noise": dict(
+        max_steps=32, illumination="blur + sources defect", discrepancy=1.0, low_cutoff_per_um=0.15),
 }
 
 

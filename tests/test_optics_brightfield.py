@@ -189,3 +189,24 @@ def test_disk_blur_departs_from_the_source_sum_as_the_condenser_opens():
 def test_unknown_illumination_model_is_refused():
     with pytest.raises(ParameterError, match="illumination"):
         _forward(bump(), illumination="köhler")
+
+
+def test_source_points_needed_keeps_the_source_sum_near_the_continuum():
+    """The error law behind source_points_needed: with the count it picks, the source sum is about
+    within the tolerance of a much finer sum (the continuum's stand-in), at a well-closed and at an
+    open condenser; 19 directions are fine at NA 0.3 and far off at 0.5 (its pupil edge)."""
+    from napari_diffpr.optics.brightfield import source_points_needed
+
+    p = bump(height=1.0, width=3.0)
+
+    def error(na, n):
+        kw = dict(na_illumination=torch.tensor([na]), illumination="sources")
+        ref = _forward(p, n_sources=401, **kw)
+        return float((_forward(p, n_sources=n, **kw) - ref).norm() / (ref - 1).norm())
+
+    assert source_points_needed(0.3, 0.55, 0.06) == 19 and source_points_needed(0.0, 0.55, 0.06) == 19
+    open_n = source_points_needed(0.5, 0.55, 0.06)
+    assert 100 < open_n < source_points_needed(0.5, 0.55, 0.03) <= 301
+    assert error(0.3, 19) < 0.06
+    assert error(0.5, 19) > 0.2
+    assert error(0.5, open_n) < 0.08

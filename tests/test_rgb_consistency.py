@@ -117,7 +117,7 @@ def test_source_sum_defect_steps_fit_an_open_condenser_better_than_the_blur():
     # correction (blur + the exact source sum's difference, refreshed) converges on the exact model
     import torch
 
-    from napari_diffpr.models.rgb_consistency import brightfield_simulator
+    from napari_diffpr.models.rgb_consistency import brightfield_simulator, condenser_directions
     from napari_diffpr.optics.brightfield import forward
 
     optics = {**OPTICS, "na_illumination": 0.45}
@@ -125,16 +125,18 @@ def test_source_sum_defect_steps_fit_an_open_condenser_better_than_the_blur():
     img = forward(torch.from_numpy(ph)[None, None], pixel_size_um=0.2, wavelengths=(0.63, 0.55, 0.45),
                   defocus_um=torch.tensor([[-1.5, 0.0, 1.5]]), na_illumination=torch.tensor([0.45]),
                   na_detection=0.55, n_medium=1.33, reference_wavelength=0.55, n_wavelengths=24, photons=None,
-                  read_noise=torch.zeros(1), generator=None, illumination="sources", n_sources=19)
-    img = img[0].permute(1, 2, 0).numpy()
+                  read_noise=torch.zeros(1), generator=None, illumination="sources", n_sources=61)
+    img = img[0].permute(1, 2, 0).numpy()   # 61 directions: nearer the continuum than the steps' minimum 19
     start = 0.8 * ph
     kw = dict(boundary="periodic", adapt_to_noise=False)
     blur, _ = drain(consistent(start, img, optics, 8, **kw))
     stats: dict = {}
     fixed, events = drain(consistent(start, img, optics, 8, stats, illumination="blur + sources defect",
-                                     refresh_every=2, **kw))
+                                     refresh_every=4, **kw))
     assert len(events) == 8
-    exact = brightfield_simulator(optics, illumination="sources")
+    # an open condenser takes more directions than the 19 that suffice at NA 0.3
+    assert stats["n_sources"] == condenser_directions(optics) > 40
+    exact = brightfield_simulator(optics, illumination="sources", n_sources=61)
     y = torch.from_numpy(np.moveaxis(img, -1, 0))[None]
     misfit = {name: float(torch.linalg.vector_norm(exact(torch.from_numpy(p)[None, None]) - y / y.mean(dim=(2, 3), keepdim=True)))
               for name, p in (("blur", blur), ("defect", fixed))}

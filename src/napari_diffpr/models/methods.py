@@ -156,8 +156,10 @@ COHERENCE_MODELS = {"source sum": dict(illumination="blur + sources defect", ref
 RGB_COHERENCE = Param("coherence_model", "str", "source sum", choices=tuple(COHERENCE_MODELS),
                       refine_only=True,
                       help="How the consistency steps model the condenser's partial coherence: 'source sum' "
-                           "(exact: the image summed over 19 illumination directions, applied as a correction "
-                           "to the disk blur every 4 steps; about twice the steps' time) or 'disk blur' (the "
+                           "(exact: the image summed over illumination directions, applied as a correction "
+                           "to the disk blur every 4 steps; about twice the steps' time with 19 directions, "
+                           "which suffice up to condenser NA 0.3 at detection NA 0.55; an open condenser "
+                           "takes more, 156 at NA 0.5, and several times longer) or 'disk blur' (the "
                            "approximation the networks were trained with; it errs most with an open "
                            "condenser). See docs/models.md.")
 RGB_SAMPLES = Param("samples", "int", 1, minimum=1, maximum=64, refine_only=True,
