@@ -28,6 +28,8 @@ def test_fewer_steps_on_noisier_images():
     assert steps_for_noise(16, 0.058) == 16        # ~300 photons/px
     assert steps_for_noise(16, 0.10) == 5          # ~100 photons/px
     assert steps_for_noise(16, 0.19) == 0          # ~30 photons/px: the steps would fit noise
+    # the shipped 32 steps fall faster, to about the 5 of 16 at ~100 photons/px
+    assert steps_for_noise(32, 0.058, 4.0) == 32 and steps_for_noise(32, 0.10, 4.0) == 4
     assert steps_for_noise(0, 0.01) == 0
 
 
@@ -72,12 +74,21 @@ def test_zmd_and_diffpr_rgb_take_the_steps_and_record_them():
     img = dp.simulate.sample("rgb", size=64, seed=4)["measurement"]
     plain = dp.reconstruct(img, "zmd", consistency=0, steps=2)
     r = dp.reconstruct(img, "zmd", samples=2, steps=2)
-    assert r.metadata["consistency"]["max_steps"] == 16
+    assert r.metadata["consistency"]["max_steps"] == 32
     assert plain.metadata["consistency"]["steps"] == 0
     if r.metadata["consistency"]["steps"] > 0:
         assert not np.allclose(r.phase, dp.reconstruct(img, "zmd", samples=2, steps=2, consistency=0).phase)
     d = dp.reconstruct(img, "diffpr-rgb")
-    assert d.metadata["consistency"]["steps"] == steps_for_noise(16, image_noise(img))
+    c = d.metadata["consistency"]
+    assert c["steps"] == steps_for_noise(32, image_noise(img), 4.0)
+    # the shipped design: k0 from the pixel size, and a stop once the misfit is down to the noise
+    assert c["low_cutoff"] == pytest.approx(0.15 * 0.2)     # default pixel 0.2 µm
+    if "stopped_at_noise" in c:
+        assert c["steps_taken"] == c["stopped_at_noise"] < c["steps"]
+        assert c["relative_residual"][-2] <= c["noise_floor"]    # [-1]: the final check, exact model
+    else:
+        assert c["steps_taken"] == c["steps"]
+        assert all(r > c["noise_floor"] for r in c["relative_residual"][:-1])
     with pytest.raises(ParameterError, match="consistency"):
         dp.reconstruct(img, "zmd", consistency=-1)
 

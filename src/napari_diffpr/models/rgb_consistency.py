@@ -61,6 +61,14 @@ NOISE_LIMIT = 0.15         # above it (~50 photons/px) no steps: they fit the no
 SOURCE_POINTS = 19         # the fewest condenser directions of the exact partial coherence (illumination="sources")
 SOURCE_TOLERANCE = 0.06    # 19 directions are within it up to NA 0.3/0.55 (the session-11 steps); more beyond
 ILLUMINATION_MODELS = ("blur", "sources", "blur + sources defect")
+# The design the registry methods use (session 12; consistent()'s own defaults stay those of the
+# earlier diagnostics, benchmarks/diag_rgb_consistency.py): k0 in cycles per µm, 0.03 cycles/pixel at
+# 0.2 µm pixels, so that cells of one physical size get the same gain at any pixel size; and a stop once
+# the misfit is down to what the image noise leaves (Morozov), which allows more steps where they still
+# fit signal (the registry's default consistency went from 16 to 32).
+# The steps still fall with the noise to about the 5 that measured best at ~100 photons/px (session
+# 10): 32 steps there lost 0.75 dB and 2 points of dry mass on validation (noise_power 4: 4 steps).
+SHIPPED_DESIGN = dict(low_cutoff_per_um=0.15, discrepancy=1.0, noise_power=4.0)
 
 
 def image_noise(measured: np.ndarray) -> float:
@@ -73,15 +81,16 @@ def image_noise(measured: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(d - np.median(d))))
 
 
-def steps_for_noise(max_steps: int, noise: float) -> int:
+def steps_for_noise(max_steps: int, noise: float, power: float = 2.0) -> int:
     """Steps taken at this noise: all of ``max_steps`` up to NOISE_REFERENCE (~300 photons/px),
-    then fewer with the signal-to-noise power (5 of 16 at ~100 photons/px), and none above
-    NOISE_LIMIT (~30 photons/px, where the steps fit the noise)."""
+    then fewer with the signal-to-noise ratio to ``power`` (2: the SNR power, 5 of 16 at ~100
+    photons/px; 4: 4 of 32 there), and none above NOISE_LIMIT (~30 photons/px, where the steps fit
+    the noise)."""
     if noise > NOISE_LIMIT:
         return 0
     if noise <= 0:
         return int(max_steps)
-    return int(min(max_steps, np.floor(max_steps * (NOISE_REFERENCE / noise) ** 2)))
+    return int(min(max_steps, np.floor(max_steps * (NOISE_REFERENCE / noise) ** power)))
 
 
 def brightfield_simulator(optics: dict, n_wavelengths: int = N_WAVELENGTHS, illumination: str = "blur",
@@ -219,11 +228,12 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                mask_reference: str = "median", boundary: str = "window",
                discrepancy: float | None = None, illumination: str = "blur",
                refresh_every: int = 4, n_sources: int | None = None,
-               low_cutoff_per_um: float | None = None) -> Generator[Progress, None, np.ndarray]:
+               low_cutoff_per_um: float | None = None,
+               noise_power: float = 2.0) -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
-    taken and the relative image residual before and after. ``low_cutoff``, ``masked``,
-    ``adapt_to_noise``, ``conjugate`` (preconditioned nonlinear conjugate gradients, else
+    planned (``steps``) and taken (``steps_taken``) and the relative image residual before and after.
+    ``low_cutoff``, ``masked``, ``adapt_to_noise``, ``conjugate`` (preconditioned nonlinear conjugate gradients, else
     preconditioned steepest descent), ``mask_floor`` (the mask's weight outside the cells: 0
     confines the steps to them, 1 is unmasked), ``mask_margin_px`` and ``mask_reference`` (see
     background_level) are there to compare the design's choices
@@ -238,13 +248,14 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     fixed point reproduces the image through the exact model, at one source-sum image per refresh,
     without its gradient). ``n_sources``: the condenser directions of the source sum (None:
     condenser_directions). ``low_cutoff_per_um``: k0 in cycles/µm instead of ``low_cutoff`` in
-    cycles/pixel (the same gain for cells of the same physical size at any pixel size)."""
+    cycles/pixel (the same gain for cells of the same physical size at any pixel size).
+    ``noise_power``: how fast the steps fall with the noise (steps_for_noise)."""
     check_boundary(boundary)
     if illumination not in ILLUMINATION_MODELS:
         raise ValueError(f"illumination must be one of {ILLUMINATION_MODELS}; got {illumination!r}")
     noise = image_noise(measured)
-    steps = steps_for_noise(int(max_steps), noise) if adapt_to_noise else int(max_steps)
-    info: dict[str, Any] = {"image_noise": noise, "steps": steps, "max_steps": int(max_steps),
+    steps = steps_for_noise(int(max_steps), noise, noise_power) if adapt_to_noise else int(max_steps)
+    info: dict[str, Any] = {"image_noise": noise, "steps": steps, "steps_taken": 0, "max_steps": int(max_steps),
                             "mask_reference": mask_reference}
     if stats is not None:
         stats.update(info)
@@ -317,6 +328,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
             if discrepancy is not None and residuals[-1] <= discrepancy * noise_floor:
                 info["stopped_at_noise"] = i
                 break
+            info["steps_taken"] = i + 1
             with torch.no_grad():
                 # symmetric W P W keeps the step a descent direction while confining it to the cells
                 gw = g if w is None else g * w
