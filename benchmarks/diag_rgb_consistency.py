@@ -157,8 +157,10 @@ def render(paths) -> str:
     for path in paths:
         doc = json.loads(Path(path).read_text())
         commands.append(f"`python {doc['command']}`")
-        results.update(doc["results"])
-    labels = list(next(iter(results.values())))
+        for rname, variants in doc["results"].items():    # files may add variants to the same rows
+            results.setdefault(rname, {}).update(variants)
+    labels = list(dict.fromkeys(lab for m in results.values() for lab in m))
+    labels = [lab for lab in labels if all(lab in m for m in results.values())]   # measured on every row
     out = ["Produced by " + "; ".join(commands) + f" (n = {doc['n']}, {doc['size']}², seeds from {doc['seed0']}). "
            "PSNR dB / SSIM / |dry-mass error|, medians over each row's images:", "",
            "| row | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
