@@ -81,6 +81,8 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
         low_cutoff=0.03, max_steps=32, illumination="blur + sources defect", discrepancy=1.0),
     "defect, directions by NA, k0 0.15 c/µm, 32 steps, stop at the noise": dict(
         max_steps=32, illumination="blur + sources defect", discrepancy=1.0, low_cutoff_per_um=0.15),
+    "defect, directions by NA, k0 0.15 c/µm, 32 steps": dict(
+        max_steps=32, illumination="blur + sources defect", low_cutoff_per_um=0.15),
     # session 12: at ~100 photons/px the 32-step design took 10 steps and lost 0.75 dB against 16 (5 steps)
     "defect, directions by NA, k0 0.15 c/µm, 32 steps, stop at the noise, steps fall as SNR^4": dict(
         max_steps=32, illumination="blur + sources defect", discrepancy=1.0, low_cutoff_per_um=0.15,
