@@ -61,15 +61,6 @@ NOISE_LIMIT = 0.15         # above it (~50 photons/px) no steps: they fit the no
 SOURCE_POINTS = 19         # the fewest condenser directions of the exact partial coherence (illumination="sources")
 SOURCE_TOLERANCE = 0.06    # 19 directions are within it up to NA 0.3/0.55 (the session-11 steps); more beyond
 ILLUMINATION_MODELS = ("blur", "sources", "blur + sources defect")
-# The design the registry methods use (session 12; consistent()'s own defaults stay those of the
-# earlier diagnostics, benchmarks/diag_rgb_consistency.py): k0 in cycles per µm, 0.03 cycles/pixel at
-# 0.2 µm pixels, so that cells of one physical size get the same gain at any pixel size; and a stop once
-# the misfit is down to what the image noise leaves (Morozov), which allows more steps where they still
-# fit signal (the registry's default consistency went from 16 to 32).
-# At ~100 photons/px (validation, 4 images) this takes 10 steps and scored 25.96 dB / 12.6 % against
-# 26.71 dB / 10.6 % for the earlier 16 (5 steps); letting the steps fall faster there (noise_power 4:
-# 4 steps) scored worse still (25.53 dB / 18.9 %), so the noise schedule stays.
-SHIPPED_DESIGN = dict(low_cutoff_per_um=0.15, discrepancy=1.0)
 
 
 def image_noise(measured: np.ndarray) -> float:
