@@ -79,10 +79,11 @@ def source_points(n_sources: int) -> list[tuple[float, float]]:
 
 
 # The source sum's relative image error against the continuum of condenser directions (image
-# difference / image contrast, 128² phantoms, 401 directions as the reference; runs/i12 ->
-# docs/benchmarks.md "How many condenser directions"): about SOURCE_ERROR_19 · NA_ill · (1 - σ²)^-1.2
-# with 19 directions (σ = NA_ill / NA_det), falling as 1/n. 19 directions are 5 % off at NA 0.3/0.55
-# and 48 % at NA 0.5/0.55, where the tilted pupils' edge comes close to the undiffracted light.
+# difference / image contrast, a 128² phantom, 401 directions as the reference;
+# benchmarks/diag_source_points.py, docs/benchmarks.md "Condenser directions") is about
+# SOURCE_ERROR_19 · NA_ill · (1 - σ²)^-1.2 with 19 directions (σ = NA_ill / NA_det), falling as 1/n.
+# 19 directions are 5 % off at NA 0.3/0.55 and 48 % at NA 0.5/0.55, where the tilted pupils' edge
+# comes close to the undiffracted light.
 SOURCE_ERROR_19 = 0.12
 MAX_SOURCE_POINTS = 301
 
