@@ -83,6 +83,11 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
         max_steps=32, illumination="blur + sources defect", discrepancy=1.0, low_cutoff_per_um=0.15),
     "defect, directions by NA, k0 0.15 c/µm, 32 steps": dict(
         max_steps=32, illumination="blur + sources defect", low_cutoff_per_um=0.15),
+    # session 12: the stop at the noise cost dry mass where it came before the broad shape converged
+    # (low light, ±0.5 µm); here the 16 steps of the default always run and up to 16 more follow
+    # while the misfit is above the noise (the open condenser, far from the image after 16)
+    "defect, directions by NA, 16 steps, then up to 32 while above the noise": dict(
+        low_cutoff=0.03, max_steps=32, illumination="blur + sources defect", discrepancy=1.0, min_steps=16),
     # session 12: at ~100 photons/px the 32-step design took 10 steps and lost 0.75 dB against 16 (5 steps)
     "defect, directions by NA, k0 0.15 c/µm, 32 steps, stop at the noise, steps fall as SNR^4": dict(
         max_steps=32, illumination="blur + sources defect", discrepancy=1.0, low_cutoff_per_um=0.15,

@@ -221,7 +221,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                discrepancy: float | None = None, illumination: str = "blur",
                refresh_every: int = 4, n_sources: int | None = None,
                low_cutoff_per_um: float | None = None,
-               noise_power: float = 2.0) -> Generator[Progress, None, np.ndarray]:
+               noise_power: float = 2.0, min_steps: int = 0) -> Generator[Progress, None, np.ndarray]:
     """Yield Progress; return ``phase`` (H, W, rad) after up to ``max_steps`` preconditioned
     steps toward the measured image (H, W, 3). ``stats`` receives the noise estimate, the steps
     planned (``steps``) and taken (``steps_taken``) and the relative image residual before and after.
@@ -241,7 +241,8 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
     without its gradient). ``n_sources``: the condenser directions of the source sum (None:
     condenser_directions). ``low_cutoff_per_um``: k0 in cycles/µm instead of ``low_cutoff`` in
     cycles/pixel (the same gain for cells of the same physical size at any pixel size).
-    ``noise_power``: how fast the steps fall with the noise (steps_for_noise)."""
+    ``noise_power``: how fast the steps fall with the noise (steps_for_noise). ``min_steps``: the
+    ``discrepancy`` stop applies only from this step on."""
     check_boundary(boundary)
     if illumination not in ILLUMINATION_MODELS:
         raise ValueError(f"illumination must be one of {ILLUMINATION_MODELS}; got {illumination!r}")
@@ -317,7 +318,7 @@ def consistent(phase: np.ndarray, measured: np.ndarray, optics: dict, max_steps:
                 loss = (r * r).sum()
                 (g,) = torch.autograd.grad(loss, x)
             residuals.append(float(torch.linalg.vector_norm(r.detach())) / contrast)
-            if discrepancy is not None and residuals[-1] <= discrepancy * noise_floor:
+            if discrepancy is not None and i >= min_steps and residuals[-1] <= discrepancy * noise_floor:
                 info["stopped_at_noise"] = i
                 break
             info["steps_taken"] = i + 1
