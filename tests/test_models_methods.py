@@ -49,7 +49,7 @@ def test_learned_methods_are_registered_with_their_specs():
     for name in ("diffpr-rgb", "zmd"):
         p = found[name].param("coherence_model")
         assert p.default == "source sum" and p.choices == ("source sum", "disk blur")
-    assert found["zmd"].param("consistency").default == 16 == found["diffpr-rgb"].param("consistency").default
+    assert found["zmd"].param("consistency").default == 32 == found["diffpr-rgb"].param("consistency").default
     # ZMD measured better unguided (the consistency steps fit the measurement), DiffPR-rgb guided
     assert found["zmd"].param("guidance").default == 0.0 and found["diffpr-rgb"].param("guidance").default == 1.0
     assert found["zmd"].param("guidance").minimum == 0.0          # 0 = unguided

@@ -133,15 +133,17 @@ ZMD_GUIDANCE = Param("guidance", "float", 0.0, minimum=0.0, maximum=10.0, refine
                           "estimate takes this fraction of a gradient step toward reproducing the measured RGB "
                           "image. 0 (default) leaves the fit to the measurement to the consistency steps, "
                           "which measured better for ZMD. See docs/models.md.")
-# 16. Session 12 tried 32 with a stop once the misfit is down to the image noise, and k0 in cycles/µm:
-# better on 4 validation images per row, a tie on 8, and on the test rows the stop lost dry mass in
-# low light and at ±0.5 µm (it stops before the weakly seen broad shape has converged).
-# docs/benchmarks.md, "Condenser directions, and more steps stopped at the noise".
-RGB_CONSISTENCY = Param("consistency", "int", 16, minimum=0, maximum=50, refine_only=True,
+# 32 since session 12: the first 16 always run (the earlier default), the rest only while the misfit
+# is above the image noise, and noisy images keep the earlier schedule. A stop at the noise from the
+# first step lost dry mass on the test rows in low light and at ±0.5 µm (it came before the weakly
+# seen broad shape had converged). docs/benchmarks.md, "Condenser directions, and more steps stopped
+# at the noise".
+RGB_CONSISTENCY = Param("consistency", "int", 32, minimum=0, maximum=64, refine_only=True,
                         help="Measurement consistency after sampling: at most this many steps that bring the "
                              "cells' broad shape (and so their dry mass) into agreement with the measured RGB "
                              "image through the chromatic brightfield model and the given optics; the "
-                             "background is left as it is. Fewer steps on very noisy images (5 of 16 at ~100 "
+                             "background is left as it is. The second half runs only while the image misfit "
+                             "is above the image's noise. Fewer steps on very noisy images (5 at ~100 "
                              "photons/px, none at ~30). Each step costs about one guided network evaluation "
                              "(~0.1 s at 128², ~1.7 s at 512² on one CPU core with the disk blur; about 2.3x "
                              "that with the default coherence_model 'source sum'). 0 = off. See docs/models.md.")
@@ -322,8 +324,9 @@ def _measurement_consistent(phase, data, optics: dict, max_steps, meta: dict, ex
     from .rgb_consistency import consistent
 
     stats: dict = {}
+    # the first half of the steps always runs; the rest only while the misfit is above the image noise
     out = yield from consistent(phase, np.asarray(data), optics, int(max_steps), stats,
-                                **COHERENCE_MODELS[coherence_model])
+                                **COHERENCE_MODELS[coherence_model], discrepancy=1.0, min_steps=int(max_steps) // 2)
     stats["coherence_model"] = coherence_model
     meta["consistency"] = stats
     if extras.get("samples") is not None:
