@@ -30,7 +30,7 @@ def main(argv=None) -> int:
 
     from napari_diffpr.models.methods import rgb_optics
     from napari_diffpr.models.rgb_consistency import brightfield_simulator
-    from napari_diffpr.optics.brightfield import SOURCE_ERROR_19
+    from napari_diffpr.optics.brightfield import source_sum_error
 
     torch.set_num_threads(args.threads)
     results: dict = {}
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
             contrast = float(torch.linalg.vector_norm(ref - 1))
             errors = {str(n): float(torch.linalg.vector_norm(image(n) - ref)) / contrast for n in COUNTS}
             errors["disk blur"] = float(torch.linalg.vector_norm(image(1, "blur") - ref)) / contrast
-        law = SOURCE_ERROR_19 * na * (1 - min((na / det) ** 2, 0.99)) ** -1.2
+        law = source_sum_error(na, det)
         label = f"NA {na} / {det}"
         results[label] = {"errors": errors, "law_19": law}
         print(label, " ".join(f"{k}: {v:.3f}" for k, v in errors.items()), f"law(19): {law:.3f}", flush=True)

@@ -88,15 +88,20 @@ SOURCE_ERROR_19 = 0.12
 MAX_SOURCE_POINTS = 301
 
 
+def source_sum_error(na_illumination: float, na_detection: float, n_sources: int = 19) -> float:
+    """The source sum's expected relative image error against the continuum, by the law above."""
+    na = float(na_illumination)
+    sigma2 = min((na / float(na_detection)) ** 2, 0.99)
+    return SOURCE_ERROR_19 * na * (1.0 - sigma2) ** -1.2 * 19 / int(n_sources)
+
+
 def source_points_needed(na_illumination: float, na_detection: float, tolerance: float,
                          minimum: int = 19, maximum: int = MAX_SOURCE_POINTS) -> int:
     """Condenser directions for a source sum within ``tolerance`` (relative image error) of the
     continuum, by the measured error law above; at least ``minimum``, at most ``maximum``."""
-    na, det = float(na_illumination), float(na_detection)
-    if na <= 0:
+    if float(na_illumination) <= 0:
         return int(minimum)
-    sigma2 = min((na / det) ** 2, 0.99)
-    error_19 = SOURCE_ERROR_19 * na * (1.0 - sigma2) ** -1.2
+    error_19 = source_sum_error(na_illumination, na_detection)
     return int(min(maximum, max(minimum, math.ceil(19 * error_19 / float(tolerance)))))
 
 
