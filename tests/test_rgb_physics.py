@@ -71,6 +71,29 @@ def test_rgb_random_draws_a_microscope_per_sample_and_is_seeded():
     assert not torch.equal(a[0], c[0])
 
 
+def test_source_sum_rendering_takes_the_directions_an_open_condenser_needs(monkeypatch):
+    # training's --source-sum pools: 19 directions are ~50 % of the image contrast off the continuum
+    # where the condenser nearly fills the objective (NA 0.5/0.55); the rendering takes more there
+    from napari_diffpr.optics.brightfield import source_sum_error
+
+    o = dict(rgb_random.draw_optics(torch.Generator().manual_seed(1)), na_detection=0.55, medium_index=1.33)
+    assert rgb_random.source_directions(dict(o, na_illumination=0.2)) == rgb_random.SOURCE_POINTS
+    o = dict(o, na_illumination=0.5)
+    n = rgb_random.source_directions(o)
+    assert n > 100 and source_sum_error(0.5, 0.55, n) <= rgb_random.SOURCE_TOLERANCE
+    ph = rgb_random.phantom("hela", 48, o["pixel_size_um"], torch.Generator().manual_seed(3))
+    shipped = rgb_random.render(ph, o, None, noise=False, illumination="sources")
+    images = {}
+    for k in (19, 301):
+        monkeypatch.setattr(rgb_random, "source_directions", lambda _o, k=k: k)
+        images[k] = rgb_random.render(ph, o, None, noise=False, illumination="sources")
+    contrast = float((images[301] - 1).norm())
+    assert float((shipped - images[301]).norm()) < 0.5 * float((images[19] - images[301]).norm())
+    assert float((images[19] - images[301]).norm()) > 0.1 * contrast     # 19 are far off here
+    drawn = rgb_random.sample(32, torch.Generator().manual_seed(5), noise=False, illumination="sources")[2]
+    assert drawn["n_sources"] == rgb_random.source_directions(drawn)
+
+
 def test_held_out_family_is_never_drawn_for_training():
     assert rgb_random.HELD_OUT_KIND not in rgb_random.RGB_WIDE["kinds"]
     kinds = {rgb_random.sample(32, torch.Generator().manual_seed(s))[2]["kind"] for s in range(30)}

@@ -53,8 +53,11 @@ PHANTOM_DESIGN_SIZE = 128     # px at PHANTOM_DESIGN_PIXEL_UM: the field the pha
 MAX_CANVAS = 4096             # px: the design canvas of a 1024² frame at 0.5 µm/px is ~3700 px
 N_WAVELENGTHS = 24
 # condenser directions of the source-sum rendering (optics.brightfield, illumination="sources"):
-# at 19 the image differs from a 61-point sum by 0.13 of its contrast, the disk blur by 1.2 (session 10)
+# at least SOURCE_POINTS, and as many as keep the image within SOURCE_TOLERANCE of the continuum
+# (optics.brightfield.source_points_needed): 19 up to NA 0.3/0.55, but ~240 where the condenser
+# nearly fills a 0.95 objective, which 19 directions miss by ~75 % of the image contrast (session 13)
 SOURCE_POINTS = 19
+SOURCE_TOLERANCE = 0.06
 
 
 def _u(g, lo, hi):
@@ -137,11 +140,20 @@ def phantom(kind: str, size: int, pixel_um: float, g, wavelength_um: float = 0.5
     return ph * _lu(g, *RGB_WIDE["phase_gain"]) if kind != "beads" else ph * _lu(g, 0.5, 1.5)
 
 
+def source_directions(optics: dict) -> int:
+    """Condenser directions of this microscope's source-sum rendering (see SOURCE_TOLERANCE)."""
+    from .brightfield import source_points_needed
+
+    return source_points_needed(optics["na_illumination"], optics["na_detection"], SOURCE_TOLERANCE,
+                                minimum=SOURCE_POINTS)
+
+
 def render(phase, optics: dict, g, noise: bool = True, illumination: str = "blur"):
     """RGB image (1, 3, H, W) of ``phase`` (1, 1, H, W, radians at the green channel's
     wavelength) through the microscope ``optics`` (a :func:`draw_optics` dict). ``illumination``:
-    ``"blur"`` (the disk blur) or ``"sources"`` (the sum over SOURCE_POINTS condenser directions,
-    which also moves the objective's pupil across the object's spectrum; ~20x the cost)."""
+    ``"blur"`` (the disk blur) or ``"sources"`` (the sum over :func:`source_directions` condenser
+    directions, which also moves the objective's pupil across the object's spectrum; ~20x the
+    cost, more where the condenser is open)."""
     import torch
 
     from .brightfield import forward
@@ -155,7 +167,7 @@ def render(phase, optics: dict, g, noise: bool = True, illumination: str = "blur
                    photons=torch.tensor([o["photons"]]) if noise else None,
                    read_noise=torch.tensor([o["read_noise"]]), generator=g,
                    channel_sigma_um=o["channel_sigma_um"], defocus_model=o["defocus_model"],
-                   illumination=illumination, n_sources=SOURCE_POINTS)
+                   illumination=illumination, n_sources=source_directions(o))
 
 
 def sample(size: int, g, kinds=None, optics: dict | None = None, noise: bool = True, illumination: str = "blur"):
@@ -170,7 +182,10 @@ def sample(size: int, g, kinds=None, optics: dict | None = None, noise: bool = T
     o = {**drawn, **(optics or {})}
     ph = phantom(kind, size, o["pixel_size_um"], g, o["wavelengths_um"][1])
     img = render(ph, o, g, noise, illumination)
-    return img, ph, dict(o, kind=kind, defocus_per_channel_um=per_channel_defocus(o), illumination=illumination)
+    info = dict(o, kind=kind, defocus_per_channel_um=per_channel_defocus(o), illumination=illumination)
+    if illumination == "sources":
+        info["n_sources"] = source_directions(o)
+    return img, ph, info
 
 
 def per_channel_defocus(optics: dict) -> tuple[float, float, float]:

@@ -350,8 +350,9 @@ class Trainer:
             if cfg.camera_windows:
                 what += "; each image the centre of a field twice as wide (a camera window)"
             if cfg.source_sum:
-                from ..optics.rgb_random import SOURCE_POINTS
-                what += f"; partial coherence summed over {SOURCE_POINTS} condenser directions (not the disk blur)"
+                from ..optics.rgb_random import SOURCE_POINTS, SOURCE_TOLERANCE
+                what += (f"; partial coherence summed over condenser directions (not the disk blur): at least "
+                         f"{SOURCE_POINTS}, enough for {SOURCE_TOLERANCE:.0%} of the continuum per microscope")
         if self.data_variant == "wide":
             from .data import HELD_OUT, WIDE
             what += (f"; wide randomisation {json.dumps(WIDE)}; held out of training: {json.dumps(HELD_OUT)}")

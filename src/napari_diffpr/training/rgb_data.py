@@ -52,7 +52,7 @@ def load_rgb_pool(split: str, n: int, size: int, cache_dir: str | Path | None = 
     from ..optics.rgb_random import HELD_OUT_KIND
 
     kinds = (HELD_OUT_KIND,) if held_out else None
-    tag = f"pool-{split}-{n}x{size}-{RGB_PHYSICS_VARIANT}{'-heldout' if held_out else ''}{'-window' if window else ''}{'-sources' if illumination == 'sources' else ''}"
+    tag = f"pool-{split}-{n}x{size}-{RGB_PHYSICS_VARIANT}{'-heldout' if held_out else ''}{'-window' if window else ''}{'-sources-by-na' if illumination == 'sources' else ''}"
     base = None if cache_dir is None else Path(cache_dir) / tag
     if base is not None and base.with_suffix(".pt").is_file():
         data = torch.load(base.with_suffix(".pt"), map_location="cpu", weights_only=True)
