@@ -79,16 +79,18 @@ def test_reversed_focal_shift_gives_the_same_phase_up_to_noise():
 
 
 @needs_zmd
+@pytest.mark.xfail(strict=True, reason="issue 8's claim does not hold in general: with the zmd-rgb weights "
+                   "shipped in session 13 (fine-tuned on source-sum windows) this window is 1.86x (0.0286 rad "
+                   "against 0.0154 between noise draws); over seeds 0-5 the claim holds on 2 of 6 (1.86, 3.93, "
+                   "2.64, 1.44, 1.18, 1.81), as with the session-12 weights (1.28, 3.69, 2.41, 1.40, 3.11, 1.81)")
 def test_reversed_focal_shift_gives_the_same_phase_up_to_noise_with_zmd():
     """With the measurement-consistency step (models/rgb_consistency.py) each result is pulled
     onto its own image through the user's optics. The window is rendered with the condenser's
     exact partial coherence (a sum over illumination directions), as a microscope forms it and as
     the RGB benchmarks render it since session 10; the steps model it too (coherence_model
-    "source sum", session 11). This window holds at 1.28x since session 12 (up to 32 steps, the
-    second 16 while the misfit is above the noise); it was 1.74x with 16 steps (a strict xfail).
-    It is one window: over the windows of seeds 0-5 the claim holds on 2 of 6 (1.28, 3.69, 2.41,
-    1.40, 3.11, 1.81; with 16 steps 1.74, 5.78, 3.31, 1.85, 3.72, 1.73;
-    benchmarks/diag_rgb_reversed.py --exact), so issue 8's claim is not met in general
+    "source sum", session 11). This window held at 1.28x with the session-12 weights and fails at
+    1.86x with the session-13 ones; over the windows of seeds 0-5 both hold on 2 of 6
+    (benchmarks/diag_rgb_reversed.py --exact), so issue 8's claim is not met in general
     (docs/benchmarks.md)."""
     truth, (normal, reversed_) = _window_pair(exact=True)
     _, (normal2, _) = _window_pair(noise_seed=1, exact=True)
