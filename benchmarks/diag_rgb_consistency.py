@@ -88,6 +88,10 @@ VARIANTS = {   # "SD": preconditioned steepest descent, "CG": preconditioned non
     # while the misfit is above the noise (the open condenser, far from the image after 16)
     "defect, directions by NA, 16 steps, then up to 32 while above the noise": dict(
         low_cutoff=0.03, max_steps=32, illumination="blur + sources defect", discrepancy=1.0, min_steps=16),
+    # session 13: with the fine-tuned ZMD (a nearer start), does the physical k0 help the 0.3 µm pixels
+    # (+4.6 % on test) without the loss it had at 0.1 µm with the session-12 weights?
+    "defect, directions by NA, k0 0.15 c/µm, 16 steps, then up to 32 while above the noise": dict(
+        max_steps=32, illumination="blur + sources defect", discrepancy=1.0, min_steps=16, low_cutoff_per_um=0.15),
     # session 12: at ~100 photons/px the 32-step design took 10 steps and lost 0.75 dB against 16 (5 steps)
     "defect, directions by NA, k0 0.15 c/µm, 32 steps, stop at the noise, steps fall as SNR^4": dict(
         max_steps=32, illumination="blur + sources defect", discrepancy=1.0, low_cutoff_per_um=0.15,
