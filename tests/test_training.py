@@ -118,6 +118,27 @@ def test_cli_trains_exports_and_resumes(tmp_path, capsys):
     assert cfg["training"]["steps_done"] == 3
 
 
+def test_a_resumed_fine_tune_records_the_weights_it_started_from_by_content(tmp_path):
+    # the starting file's path can later hold other weights (a fine-tune shipped over it), so the
+    # record keeps its SHA-256 too, also through --resume
+    import hashlib
+
+    from napari_diffpr.models.weights import read_config
+
+    common = ["--size", "32", "--pool-size", "4", "--pool-image", "32", "--batch-size", "2", "--base-channels", "4",
+              "--threads", "1", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--no-progress",
+              "--checkpoint-every", "1"]
+    assert main(["reduced-unet-hologram", "--steps", "1", "--out", str(tmp_path / "a"), *common]) == 0
+    first = tmp_path / "a" / "reduced-unet-hologram.safetensors"
+    digest = hashlib.sha256(first.read_bytes()).hexdigest()
+    assert main(["reduced-unet-hologram", "--steps", "1", "--init-from", str(first), "--out", str(tmp_path / "b"),
+                 *common]) == 0
+    assert main(["reduced-unet-hologram", "--steps", "2", "--resume", "--out", str(tmp_path / "b"), *common]) == 0
+    training = read_config(tmp_path / "b" / "reduced-unet-hologram.safetensors")["training"]
+    assert training["steps_done"] == 2
+    assert training["initialised_from"] == str(first) and training["initialised_from_sha256"] == digest
+
+
 def test_init_from_starts_from_exported_weights_and_refuses_another_network(tmp_path, capsys):
     from napari_diffpr.models.weights import load_weights
 

@@ -9,6 +9,7 @@ run continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -75,6 +76,7 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 2
     init_from: str | None = None         # weight file the run started from (fine-tuning), or None
+    init_sha256: str | None = None       # that file's SHA-256: its path may later hold other weights
     camera_windows: bool = False         # RGB pools: images cut from twice-wider fields (rgb_data)
     source_sum: bool = False             # RGB pools: partial coherence summed over condenser directions
 
@@ -197,6 +199,7 @@ class Trainer:
         self.model.load_state_dict(state)
         self.ema.load_state_dict(state)
         self.cfg.init_from = str(path)
+        self.cfg.init_sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -225,6 +228,9 @@ class Trainer:
             if was != getattr(self.cfg, key):
                 raise ValueError(f"checkpoint was trained with {key}={was!r}, this run asks for "
                                  f"{getattr(self.cfg, key)!r}; use the same settings to resume")
+        # a resumed fine-tune still started from the weights it was first given
+        self.cfg.init_from = self.cfg.init_from or saved.get("init_from")
+        self.cfg.init_sha256 = self.cfg.init_sha256 or saved.get("init_sha256")
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.opt.load_state_dict(state["opt"])
@@ -375,10 +381,14 @@ class Trainer:
                               "lr": self.cfg.lr, "ema_decay": self.cfg.ema_decay, "device": str(self.device),
                               "torch_threads": self.cfg.threads, "command": command,
                               "note": "the mean network of zmd-rgb (trained jointly, own MSE loss)",
-                              "data": self.data_description()}
+                              "data": self.data_description(), **self._initialisation()}
         path = save_weights(mean, path, config)
         (Path(path).with_suffix(".json")).write_text(json.dumps(config, indent=2))
         return path
+
+    def _initialisation(self) -> dict:
+        """The weight file a fine-tune started from, by path and by content."""
+        return {"initialised_from": self.cfg.init_from, "initialised_from_sha256": self.cfg.init_sha256}
 
     def export(self, path: str | Path, command: str = "") -> Path:
         """Write the EMA weights and their config (with the training record) as safetensors."""
@@ -389,7 +399,7 @@ class Trainer:
                               "lr": self.cfg.lr, "lr_min": self.cfg.lr_min, "ema_decay": self.cfg.ema_decay,
                               "optimizer": "Adam(0.9, 0.999)", "device": str(self.device),
                               "torch_threads": self.cfg.threads, "command": command,
-                              "data": self.data_description(), "initialised_from": self.cfg.init_from}
+                              "data": self.data_description(), **self._initialisation()}
         path = save_weights(self.ema, path, config)
         (Path(path).with_suffix(".json")).write_text(json.dumps(config, indent=2))
         return path
